@@ -1,1 +1,5 @@
-"""admin."""
+"""The admin REST API over the identity service."""
+
+from steward.admin.api import create_admin_app
+
+__all__ = ["create_admin_app"]

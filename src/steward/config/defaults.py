@@ -18,7 +18,11 @@ EMBEDDED_DEFAULT: dict[str, Any] = {
             "provider": "sim",
             "upstream_model": "sim-fast-1",
             "description": "Simulated small chat model (priced like a small commercial model).",
-            "price": {"input_per_mtok": 0.15, "output_per_mtok": 0.60, "cache_read_per_mtok": 0.075},
+            "price": {
+                "input_per_mtok": 0.15,
+                "output_per_mtok": 0.60,
+                "cache_read_per_mtok": 0.075,
+            },
         },
         {
             "name": "sim-smart",

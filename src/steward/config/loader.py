@@ -36,7 +36,9 @@ def _expand(value: Any, where: str, source: str) -> Any:
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, dict):
-        return {k: _expand(v, f"{where}.{k}" if where else str(k), source) for k, v in value.items()}
+        return {
+            k: _expand(v, f"{where}.{k}" if where else str(k), source) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_expand(v, f"{where}[{i}]", source) for i, v in enumerate(value)]
     return value
@@ -63,7 +65,9 @@ def parse_config(data: Any, source: str = "<config>") -> StewardConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of keys, got {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys, got {type(data).__name__}"
+        )
     expanded = _expand(data, "", source)
     try:
         return StewardConfig.model_validate(expanded)

@@ -1,4 +1,4 @@
-"""The YAML configuration, as pydantic models. Every key here is documented in docs/configuration.md."""
+"""The YAML configuration as pydantic models; every key is documented in docs/configuration.md."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ class SimSettings(_Strict):
 
     latency_ms: float = Field(0.0, ge=0, description="Delay before the first token.")
     token_latency_ms: float = Field(0.0, ge=0, description="Delay between streamed chunks.")
-    error_rate: float = Field(0.0, ge=0, le=1, description="Share of requests answered with an error.")
+    error_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of requests answered with an error."
+    )
     error_status: int = Field(503, ge=400, le=599, description="HTTP status of simulated errors.")
     seed: int = Field(0, description="Seed for the deterministic error draw and answers.")
     embedding_dimensions: int = Field(64, ge=1, le=4096)
@@ -34,7 +36,9 @@ class ProviderConfig(_Strict):
     timeout_s: float = Field(60.0, gt=0, description="Total time allowed for one upstream attempt.")
     connect_timeout_s: float = Field(5.0, gt=0)
     max_connections: int = Field(100, ge=1)
-    retries: int = Field(1, ge=0, le=10, description="Retries on 429/5xx/timeouts before fallbacks.")
+    retries: int = Field(
+        1, ge=0, le=10, description="Retries on 429/5xx/timeouts before fallbacks."
+    )
     backoff_ms: float = Field(100.0, ge=0, description="First retry delay; doubles each retry.")
     anthropic_version: str = "2023-06-01"
     sim: SimSettings = Field(default_factory=SimSettings)
@@ -134,7 +138,9 @@ class StewardConfig(_Strict):
                 if fb not in names:
                     raise ValueError(f"models[{i}] ('{m.name}'): fallback '{fb}' is not a model")
                 if fb == m.name:
-                    raise ValueError(f"models[{i}] ('{m.name}'): a model cannot fall back to itself")
+                    raise ValueError(
+                        f"models[{i}] ('{m.name}'): a model cannot fall back to itself"
+                    )
             if m.kind == "embedding" and self.providers[m.provider].kind == "anthropic":
                 raise ValueError(f"models[{i}] ('{m.name}'): anthropic has no embeddings API")
         return self

@@ -37,7 +37,9 @@ class Runtime:
             or f"sqlite:///{self.data_dir / 'steward.db'}"
         )
         self.redis_url = settings.redis_url or config.redis_url
-        self.spool_dir = Path(config.spool.dir).resolve() if config.spool.dir else self.data_dir / "spool"
+        self.spool_dir = (
+            Path(config.spool.dir).resolve() if config.spool.dir else self.data_dir / "spool"
+        )
 
     @classmethod
     def load(cls, config_path: str | None = None, settings: Settings | None = None) -> Runtime:

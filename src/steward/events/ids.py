@@ -11,7 +11,7 @@ _seq = 0
 
 
 def uuid7() -> uuid.UUID:
-    """A UUIDv7: 48-bit Unix milliseconds, a 12-bit sequence within the millisecond, 62 random bits."""
+    """A UUIDv7: 48-bit Unix ms, a 12-bit sequence within the millisecond, 62 random bits."""
     global _last_ms, _seq
     ms = time.time_ns() // 1_000_000
     if ms <= _last_ms:

@@ -91,7 +91,9 @@ class ProviderAdapter(ABC):
         """Open a stream. Raises UpstreamError before the first event if the upstream refuses."""
 
     async def embed(self, body: dict[str, Any], call: CallInfo) -> UpstreamResponse:
-        raise UpstreamError(400, f"provider '{self.name}' has no embeddings API", kind="invalid_request")
+        raise UpstreamError(
+            400, f"provider '{self.name}' has no embeddings API", kind="invalid_request"
+        )
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release pooled connections."""

@@ -1,4 +1,4 @@
-"""SQL tables (SQLAlchemy 2). Configuration state and the event ledger; both SQLite and PostgreSQL."""
+"""SQL tables (SQLAlchemy 2): configuration state and the event ledger, SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -44,8 +44,12 @@ class User(Base):
 
 class TeamMember(Base):
     __tablename__ = "team_members"
-    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     role: Mapped[str] = mapped_column(String(40), default="member")
 
 

@@ -1,0 +1,93 @@
+"""The ASGI application: the data plane on raw ASGI, everything else (admin API, OpenAPI) on
+FastAPI mounted beside it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from steward.config.settings import Runtime
+from steward.gateway import handlers
+from steward.gateway.asgi import Receive, Scope, Send, send_body
+from steward.gateway.state import Gateway
+
+log = logging.getLogger("steward.gateway")
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class StewardApp:
+    """Dispatches by path: /v1/* inference endpoints to the pipeline, the rest to the admin app."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        from steward.admin.api import create_admin_app
+        from steward.identity.service import IdentityService
+
+        self.gateway = Gateway(runtime)
+        gw = self.gateway
+        self.identity = IdentityService(gw.sessions)
+        self.admin = create_admin_app(self.identity)
+        self.routes: dict[str, Handler] = {
+            "/v1/chat/completions": lambda s, r, w: handlers.inference(
+                gw, s, r, w, "chat", "openai"
+            ),
+            "/v1/messages": lambda s, r, w: handlers.inference(
+                gw, s, r, w, "messages", "anthropic"
+            ),
+            "/v1/embeddings": lambda s, r, w: handlers.inference(
+                gw, s, r, w, "embeddings", "openai"
+            ),
+            "/v1/models": lambda s, r, w: handlers.models(gw, s, r, w),
+            "/healthz": self._health,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                path = path[:-1]
+            handler = self.routes.get(path)
+            if handler is not None:
+                await handler(scope, receive, send)
+            else:
+                await self.admin(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gw = self.gateway
+        body: dict[str, Any] = {
+            "status": "ok",
+            "snapshot_version": gw.snapshots.current.version,
+            "store_reachable": gw.snapshots.healthy,
+            "spool_depth": gw.spool.depth(),
+        }
+        await send_body(send, 200, orjson.dumps(body), [])
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    await self.gateway.start()
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                try:
+                    await self.gateway.stop()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(runtime: Runtime | None = None) -> StewardApp:
+    """App factory. Without an argument it reads STEWARD_CONFIG and the environment (used by
+    `uvicorn --factory` in each worker process)."""
+    return StewardApp(runtime or Runtime.load())

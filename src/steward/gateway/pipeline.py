@@ -1,0 +1,111 @@
+"""The request pipeline: an ordered tuple of stages with the upstream call in its place.
+
+    authenticate -> authorize -> [limit] -> [guard input] -> route -> (upstream)
+        -> [guard output] -> account -> record
+
+The order lives in `build_pipeline` and nowhere else; the loop below maps failures to typed
+errors and guarantees every stage's `on_finish` (so every request, failed or not, is recorded).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from steward.gateway.context import RequestContext
+from steward.gateway.errors import GatewayError
+from steward.gateway.stages import Account, Authenticate, Authorize, Record, Route, Stage
+
+if TYPE_CHECKING:
+    from steward.gateway.state import Gateway
+
+log = logging.getLogger("steward.pipeline")
+
+UPSTREAM: Final = "upstream"
+
+
+def build_pipeline(gw: Gateway) -> Pipeline:
+    return Pipeline(
+        (
+            Authenticate(gw.snapshots),
+            Authorize(),
+            # limit (rate limits, budget reservation) and guard-input stages go here
+            Route(gw.routes),
+            UPSTREAM,
+            # guard-output stage goes here
+            Account(gw.pricer),
+            Record(gw.sink),
+        )
+    )
+
+
+class RecordingFailed(Exception):
+    """The durable event write failed: the response must not be acknowledged as a success."""
+
+
+def fail(ctx: RequestContext, err: GatewayError) -> None:
+    ctx.error = err
+    ctx.status = err.status
+    ctx.error_type = err.code or err.type
+
+
+class Pipeline:
+    def __init__(self, order: tuple[Stage | str, ...]) -> None:
+        split = order.index(UPSTREAM)
+        self.before: tuple[Stage, ...] = tuple(s for s in order[:split] if isinstance(s, Stage))
+        self.after: tuple[Stage, ...] = tuple(s for s in order[split + 1 :] if isinstance(s, Stage))
+        self.names = tuple(s.name if isinstance(s, Stage) else s for s in order)
+
+    async def before_upstream(self, ctx: RequestContext) -> None:
+        for stage in self.before:
+            await stage.on_request(ctx)
+
+    def chunk(self, ctx: RequestContext, event: dict[str, Any]) -> dict[str, Any] | None:
+        out: dict[str, Any] | None = event
+        for stage in self.after:
+            out = stage.on_chunk(ctx, out)
+            if out is None:
+                return None
+        return out
+
+    async def after_upstream(self, ctx: RequestContext) -> None:
+        for stage in self.after:
+            await stage.on_response(ctx)
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """Run every stage's on_finish. Raises RecordingFailed if any of them failed, since a
+        request whose event is not durable must not be reported as served."""
+        failed: BaseException | None = None
+        for stage in (*self.before, *self.after):
+            try:
+                await stage.on_finish(ctx)
+            except Exception as exc:
+                log.exception("stage %s failed to finish request %s", stage.name, ctx.request_id)
+                failed = exc
+        if failed is not None:
+            raise RecordingFailed(str(failed)) from failed
+
+    async def run(
+        self, ctx: RequestContext, upstream: Callable[[RequestContext], Awaitable[None]]
+    ) -> None:
+        """A whole non-streamed request: stages, upstream, stages, finish."""
+        try:
+            await self.before_upstream(ctx)
+            await upstream(ctx)
+            await self.after_upstream(ctx)
+        except GatewayError as err:
+            fail(ctx, err)
+        except Exception:
+            log.exception("unexpected error in request %s", ctx.request_id)
+            fail(ctx, internal_error(ctx))
+        await self.finish(ctx)
+
+
+def internal_error(ctx: RequestContext) -> GatewayError:
+    return GatewayError(
+        500,
+        f"internal error in Steward; the request id is {ctx.request_id}",
+        type="api_error",
+        code="internal_error",
+    )

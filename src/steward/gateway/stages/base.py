@@ -1,0 +1,27 @@
+"""The stage interface. Stages before the upstream call see `on_request`; stages after it see
+`on_chunk` (streams) and `on_response`; every stage sees `on_finish`, errors included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steward.gateway.context import RequestContext
+
+
+class Stage:
+    """A pipeline stage: override only the hooks it needs."""
+
+    name = "stage"
+
+    async def on_request(self, ctx: RequestContext) -> None:
+        """Before the upstream call. Raise GatewayError to stop the request."""
+
+    def on_chunk(self, ctx: RequestContext, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Each streamed event in the client's wire format; return None to withhold it."""
+        return event
+
+    async def on_response(self, ctx: RequestContext) -> None:
+        """After a complete answer (the whole stream, for streams)."""
+
+    async def on_finish(self, ctx: RequestContext) -> None:
+        """Always, once, before the response completes; `ctx.error` is set on failure."""

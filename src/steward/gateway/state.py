@@ -1,0 +1,74 @@
+"""The gateway's long-lived parts, built once per process from the Runtime (the app factory's
+argument): store, snapshot, providers, routes, pricer, event spool and shipper, pipeline."""
+
+from __future__ import annotations
+
+import logging
+
+from steward.config.settings import Runtime
+from steward.events import Shipper, Spool
+from steward.events.sink import EventSink
+from steward.gateway.context import Deployment
+from steward.gateway.pipeline import build_pipeline
+from steward.identity.snapshot import SnapshotHolder
+from steward.providers.registry import ProviderRegistry
+from steward.store.db import make_engine, session_factory
+from steward.usage.pricing import Pricer
+
+log = logging.getLogger("steward.gateway")
+
+
+def build_routes(runtime: Runtime, registry: ProviderRegistry) -> dict[str, list[Deployment]]:
+    """alias -> [its deployment, then each fallback's], resolved once at start."""
+    config = runtime.config
+    single: dict[str, Deployment] = {
+        m.name: Deployment(
+            model=m,
+            provider_name=m.provider,
+            provider=config.providers[m.provider],
+            adapter=registry.get(m.provider),
+        )
+        for m in config.models
+    }
+    return {m.name: [single[m.name], *(single[f] for f in m.fallbacks)] for m in config.models}
+
+
+class Gateway:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.config = runtime.config
+        self.engine = make_engine(runtime.database_url)
+        self.sessions = session_factory(self.engine)
+        self.registry = ProviderRegistry(self.config.providers)
+        self.routes = build_routes(runtime, self.registry)
+        self.snapshots = SnapshotHolder(
+            self.sessions,
+            runtime.data_dir / "snapshot.json",
+            self.config.server.state_poll_ms / 1000,
+        )
+        spool_cfg = self.config.spool
+        self.spool = Spool(
+            runtime.spool_dir, sync=spool_cfg.sync, segment_bytes=spool_cfg.segment_bytes
+        )
+        self.sink = EventSink(self.spool)
+        self.shipper = Shipper(
+            runtime.spool_dir,
+            self.engine,
+            interval_s=spool_cfg.ship_interval_ms / 1000,
+            batch=spool_cfg.ship_batch,
+            own_spool=self.spool,
+        )
+        self.pricer = Pricer()
+        self.pipeline = build_pipeline(self)
+
+    async def start(self) -> None:
+        await self.spool.start()
+        await self.snapshots.start()
+        await self.shipper.start()
+
+    async def stop(self) -> None:
+        await self.snapshots.close()
+        await self.spool.close()  # release the segment first so the final flush ships it
+        await self.shipper.close()
+        await self.registry.aclose()
+        self.engine.dispose()
