@@ -51,8 +51,8 @@ class GatewayProcess:
         cmd = [sys.executable, "-m", "steward", "serve", "--port", str(self.port)]
         if self.config:
             cmd += ["--config", str(self.config)]
-        log = open(self.data_dir / "gateway.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        with open(self.data_dir / "gateway.log", "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

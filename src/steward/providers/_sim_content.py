@@ -64,7 +64,8 @@ _OPTIONAL_DEPTH = 3  # optional properties are filled in only this close to the 
 
 def rng_for(*parts: object) -> random.Random:
     """A generator seeded by a stable hash of `parts` (Python's `hash()` is salted per run)."""
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    key = "\x1f".join(map(str, parts)).encode("utf-8", "surrogatepass")
+    digest = hashlib.blake2b(key, digest_size=8).digest()
     return random.Random(int.from_bytes(digest, "big"))
 
 
@@ -111,9 +112,13 @@ _FORMATS: dict[str, Callable[[random.Random], str]] = {
 
 def schema_instance(schema: Any, rng: random.Random) -> Any:
     """A JSON value that conforms to `schema` (objects, arrays, strings, numbers, integers,
-    booleans, null, enum/const, anyOf/oneOf/allOf and local `$ref`s). `pattern` is not honoured.
+    booleans, null, enum/const, anyOf/oneOf/allOf and local `$ref`s). `pattern` is not honoured;
+    a schema too malformed to follow gives `{}`.
     """
-    return _instance(schema, rng, schema if isinstance(schema, Mapping) else {}, 0)
+    try:
+        return _instance(schema, rng, schema if isinstance(schema, Mapping) else {}, 0)
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        return {}
 
 
 def _instance(schema: Any, rng: random.Random, root: Schema, depth: int) -> Any:

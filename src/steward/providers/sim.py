@@ -185,21 +185,25 @@ class SimProvider(ProviderAdapter):
         question = _last_user_text(messages)
         tool = _chosen_tool(body, messages)
         if tool is not None:
-            name, params = tool
-            schema = params if isinstance(params, Mapping) and params else {"type": "object"}
-            value = schema_instance(schema, rng_for(self._seed, "args", name, question))
-            arguments, cut = _truncate(_dumps(value if isinstance(value, dict) else {}), limit)
-            digest = hashlib.blake2b(
-                f"{self._seed}\x1f{len(messages)}\x1f{question}".encode(), digest_size=12
-            )
-            call = _ToolCall(f"call_{digest.hexdigest()}", name, arguments)
-            usage = Usage(prompt_tokens, count_tokens(name) + count_tokens(arguments))
+            call, cut = self._tool_call(tool, question, len(messages), limit)
+            usage = Usage(prompt_tokens, count_tokens(call.name) + count_tokens(call.arguments))
             return _Answer(None, call, "length" if cut else "tool_calls", usage)
         text = _cut_at_stop(self._text(body, messages, question), body.get("stop"))
         text, cut = _truncate(text, limit)
-        return _Answer(
-            text, None, "length" if cut else "stop", Usage(prompt_tokens, count_tokens(text))
-        )
+        usage = Usage(prompt_tokens, count_tokens(text))
+        return _Answer(text, None, "length" if cut else "stop", usage)
+
+    def _tool_call(
+        self, tool: tuple[str, Any], question: str, turn: int, limit: int | None
+    ) -> tuple[_ToolCall, bool]:
+        """A call to `tool` with arguments drawn from its parameters schema; whether cut short."""
+        name, params = tool
+        schema = params if isinstance(params, Mapping) and params else {"type": "object"}
+        value = schema_instance(schema, rng_for(self._seed, "args", name, question))
+        arguments, cut = _truncate(_dumps(value if isinstance(value, dict) else {}), limit)
+        # Deterministic, yet distinct for each turn of a conversation.
+        call_id = rng_for(self._seed, "call", turn, question).getrandbits(96)
+        return _ToolCall(f"call_{call_id:024x}", name, arguments), cut
 
     def _text(self, body: dict[str, Any], messages: list[Message], question: str) -> str:
         last = messages[-1]

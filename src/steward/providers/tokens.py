@@ -106,7 +106,13 @@ def _count_slice(data: bytes) -> tuple[int, int]:
     c2 = cont & (cont << 8)
     c4 = c2 & (c2 << 16)
     long_letters = c4 & (c4 << 32)
+    # Numbers split every three digits: tokens start at offsets 0, 3 and 6 of a digit run, and
+    # digits from offset 9 on add a third of a token each.
     digit_cont = digit & (digit << 8)
+    d3 = digit_cont & (digit_cont << 16)  # digits with at least three before them in the run
+    d6 = d3 & (d3 << 24)  # ... at least six
+    d7 = d6 & (d6 << 8)  # ... at least seven
+    d9 = d7 & (d7 << 16)  # ... at least nine
     # A punctuation run is a token, unless it is one mark leading a word ("(bar", ".name").
     punct_start = punct ^ (punct & (punct << 8))
     joined_punct = punct_start & (letter >> 8)
@@ -120,12 +126,13 @@ def _count_slice(data: bytes) -> tuple[int, int]:
     starts = (
         (letter ^ cont)
         | (digit ^ digit_cont)
+        | (d3 ^ (d3 & (d3 << 8)))
+        | (d6 ^ d7)
         | (punct_start ^ joined_punct)
         | (ws_start ^ joined_space)
         | (indent << 1)  # bit 1: may coincide with a whitespace-run start
     )
-    # Digits beyond the first of a run: a token per three.
-    frac = 8 * digit_cont.bit_count() + 3 * long_letters.bit_count()
+    frac = 8 * d9.bit_count() + 3 * long_letters.bit_count()
     return starts.bit_count(), frac
 
 
