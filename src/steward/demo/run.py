@@ -3,6 +3,7 @@ real requests through the official OpenAI and Anthropic SDKs, and a summary of w
 
 from __future__ import annotations
 
+import functools
 import secrets
 import tempfile
 import time
@@ -192,9 +193,7 @@ class Script:
             who = ("alice", "bob", "carol")[i % 3]
             model = "sim-fast" if who == "bob" else ("sim-smart", "sim-fast")[i % 2]
             client = self.oa[who]
-            steps.append(
-                (f"{who} · traffic #{i + 1}", lambda c=client, m=model, i=i: _quick(c, m, i))
-            )
+            steps.append((f"{who} · traffic #{i + 1}", functools.partial(_quick, client, model, i)))
         return steps
 
 

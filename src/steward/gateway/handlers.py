@@ -144,10 +144,10 @@ async def _stream(gw: Gateway, ctx: RequestContext, receive: Receive, send: Send
         return
     except Exception:
         log.exception("unexpected error opening stream %s", ctx.request_id)
-        err = internal_error(ctx)
-        fail(ctx, err)
+        internal = internal_error(ctx)
+        fail(ctx, internal)
         await _finish_or_503(gw, ctx)
-        await send_error(send, err, ctx.wire, ctx.request_id, _overhead(ctx))
+        await send_error(send, internal, ctx.wire, ctx.request_id, _overhead(ctx))
         return
 
     headers = [*SSE_HEADERS, *base_headers(ctx.request_id, _overhead(ctx))]

@@ -62,12 +62,12 @@ class Pipeline:
             await stage.on_request(ctx)
 
     def chunk(self, ctx: RequestContext, event: dict[str, Any]) -> dict[str, Any] | None:
-        out: dict[str, Any] | None = event
         for stage in self.after:
-            out = stage.on_chunk(ctx, out)
-            if out is None:
+            checked = stage.on_chunk(ctx, event)
+            if checked is None:
                 return None
-        return out
+            event = checked
+        return event
 
     async def after_upstream(self, ctx: RequestContext) -> None:
         for stage in self.after:

@@ -15,7 +15,9 @@ from steward.providers.translate import (
 
 
 class Relay(Protocol):
-    usage: Usage | None
+    @property
+    def usage(self) -> Usage | None: ...
+
     finish_reason: str | None
 
     def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]: ...

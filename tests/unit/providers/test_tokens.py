@@ -37,6 +37,13 @@ CODE = '''def load_orders(path: str) -> list[Order]:
         ("Hello, world!", 4),  # Hello | , | world | !
         ("The quick brown fox jumps over the lazy dog.", 10),
         ("1234567", 3),  # digits in groups of three
+        ("1234567890123", 5),
+        # Exact cl100k counts:
+        ("Hello world!", 3),
+        ("This is a sentence without spaces.", 7),
+        ("This     is     a     sentence     with     extra     spaces.", 14),
+        ("How about numbers? 123 45.6 -78.9", 14),
+        ("How about some punctuation?!!", 6),
         ("don't", 2),  # don | 't
         ("getUserName", 3),  # camelCase humps
         ("self.name", 2),  # a single mark joins the word after it
@@ -106,12 +113,18 @@ def test_chat_estimate_counts_messages_tools_and_framing() -> None:
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
     with_call = {"messages": [{"role": "assistant", "content": None, "tool_calls": [call]}]}
     assert estimate_chat_tokens(with_call) > estimate_chat_tokens({"messages": [{"role": "a"}]})
-    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    tool = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {"type": "object"}},
+    }
     assert estimate_chat_tokens({**question, "tools": [tool]}) > estimate_chat_tokens(question)
 
 
 def test_chat_estimate_ignores_malformed_parts() -> None:
-    body = {"messages": [None, {"role": "user", "content": [None, 3, {"type": "text"}]}], "tools": 1}
+    body = {
+        "messages": [None, {"role": "user", "content": [None, 3, {"type": "text"}]}],
+        "tools": 1,
+    }
     assert estimate_chat_tokens(body) == 3 + 3
     assert estimate_chat_tokens({}) == 3
 
@@ -123,7 +136,10 @@ def test_messages_estimate_counts_system_blocks_and_tools() -> None:
     assert estimate_messages_tokens(with_system) == estimate_messages_tokens(base) + 3
     blocks = {
         "messages": [
-            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}],
+            },
             {
                 "role": "user",
                 "content": [{"type": "tool_result", "tool_use_id": "t", "content": "sunny"}],
@@ -132,7 +148,9 @@ def test_messages_estimate_counts_system_blocks_and_tools() -> None:
     }
     assert estimate_messages_tokens(blocks) > 3 + 2 * 3
     tool = {"name": "f", "description": "Does f.", "input_schema": {"type": "object"}}
-    assert estimate_messages_tokens({**base, "tools": [tool]}) > estimate_messages_tokens(base) + 100
+    assert (
+        estimate_messages_tokens({**base, "tools": [tool]}) > estimate_messages_tokens(base) + 100
+    )
 
 
 def test_embedding_estimate() -> None:
