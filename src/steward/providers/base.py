@@ -76,8 +76,8 @@ class ProviderAdapter(ABC):
     """One configured upstream. `native` is the wire format its requests and answers use.
 
     Streams yield native events: for `openai`, each `chat.completion.chunk` dict; for
-    `anthropic`, each event's data dict (its `type` is the SSE event name). The final usage is
-    reported by `stream_usage(event)` on whichever event carries it.
+    `anthropic`, each event's data dict (its `type` is the SSE event name). The gateway reads
+    the usage from the events themselves (see steward.gateway.relay).
     """
 
     native: WireFormat
