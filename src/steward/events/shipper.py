@@ -46,7 +46,7 @@ from steward.events.spool import (
     read_cursor,
     write_cursor,
 )
-from steward.store.models import AuditEvent, UsageEvent
+from steward.store.models import AuditEvent, GuardFinding, UsageEvent
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,11 @@ _STALE_TMP_S = 300.0
 
 def default_tables() -> dict[str, Table]:
     """Record kind -> table."""
-    return {"usage": UsageEvent.__table__, "audit": AuditEvent.__table__}  # type: ignore[dict-item]
+    return {
+        "usage": UsageEvent.__table__,  # type: ignore[dict-item]
+        "audit": AuditEvent.__table__,  # type: ignore[dict-item]
+        "finding": GuardFinding.__table__,  # type: ignore[dict-item]
+    }
 
 
 class RejectedRecord(ValueError):

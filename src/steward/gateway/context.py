@@ -61,5 +61,9 @@ class RequestContext:
     error: GatewayError | None = None
     error_type: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # guard: per-request state of the guard stages (None when the guard is off)
+    guard: Any = None
+    # further event records (kind + row) stages want written with the usage event
+    extra_events: list[dict[str, Any]] = field(default_factory=list)
     overhead_ms: float = 0.0
     latency_ms: float = 0.0

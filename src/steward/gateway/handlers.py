@@ -197,6 +197,9 @@ async def _pump(
             t_up = time.perf_counter()
     except StopAsyncIteration:
         ctx.upstream_ms += (time.perf_counter() - t_up) * 1000.0
+    except GatewayError as err:  # a stage stopped the stream (e.g. the guard withheld it)
+        fail(ctx, err)
+        return _stream_error_event(wire, err, ctx.request_id)
     except UpstreamError as err:
         ge = GatewayError(
             502,
@@ -209,8 +212,8 @@ async def _pump(
     except OSError:
         fail(ctx, GatewayError(499, "client closed the stream", code="client_disconnected"))
         return b""
-    await _emit(gw, ctx, relay.finish(), send)
     try:
+        await _emit(gw, ctx, relay.finish(), send)
         await gw.pipeline.after_upstream(ctx)
     except GatewayError as err:
         fail(ctx, err)
@@ -219,11 +222,7 @@ async def _pump(
 
 
 async def _emit(gw: Gateway, ctx: RequestContext, events: list[dict[str, Any]], send: Send) -> None:
-    out = []
-    for ev in events:
-        checked = gw.pipeline.chunk(ctx, ev)
-        if checked is not None:
-            out.append(_sse(ctx.wire, checked))
+    out = [_sse(ctx.wire, checked) for ev in events for checked in gw.pipeline.chunk(ctx, ev)]
     if out:
         await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
 

@@ -61,13 +61,11 @@ class Pipeline:
         for stage in self.before:
             await stage.on_request(ctx)
 
-    def chunk(self, ctx: RequestContext, event: dict[str, Any]) -> dict[str, Any] | None:
+    def chunk(self, ctx: RequestContext, event: dict[str, Any]) -> list[dict[str, Any]]:
+        events = [event]
         for stage in self.after:
-            checked = stage.on_chunk(ctx, event)
-            if checked is None:
-                return None
-            event = checked
-        return event
+            events = [out for ev in events for out in stage.on_chunk(ctx, ev)]
+        return events
 
     async def after_upstream(self, ctx: RequestContext) -> None:
         for stage in self.after:

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,16 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from steward.store.models import Agent, ApiKey, App, ServiceAccount, StateVersion, User
+from steward.store.models import (
+    Agent,
+    ApiKey,
+    App,
+    GuardDocument,
+    ServiceAccount,
+    StateVersion,
+    Team,
+    User,
+)
 
 log = logging.getLogger("steward.snapshot")
 
@@ -42,6 +51,9 @@ class Principal:
 class Snapshot:
     version: int
     keys: dict[str, Principal]  # sha256(key) -> principal
+    names: dict[str, str] = field(default_factory=dict)  # team/app/agent/user id -> name
+    # registered confidential documents: id -> (name, winnowed fingerprints)
+    documents: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -100,7 +112,13 @@ def load_snapshot(session: Session) -> Snapshot:
             expires_at=key.expires_at.timestamp() if key.expires_at else None,
             suspended=_suspension(key, suspended),
         )
-    return Snapshot(version=version, keys=keys)
+    names: dict[str, str] = {}
+    for model in (Team, User, App, Agent):
+        names.update((i, n) for i, n in session.execute(select(model.id, model.name)))
+    documents = {
+        d.id: (d.name, list(d.fingerprints)) for d in session.scalars(select(GuardDocument))
+    }
+    return Snapshot(version=version, keys=keys, names=names, documents=documents)
 
 
 def read_version(session: Session) -> int:
@@ -114,7 +132,9 @@ def _dump(snap: Snapshot) -> bytes:
         d = asdict(p)
         d["allowed_models"] = sorted(p.allowed_models) if p.allowed_models is not None else None
         keys[h] = d
-    return orjson.dumps({"version": snap.version, "keys": keys})
+    return orjson.dumps(
+        {"version": snap.version, "keys": keys, "names": snap.names, "documents": snap.documents}
+    )
 
 
 def _load(data: bytes) -> Snapshot:
@@ -124,7 +144,10 @@ def _load(data: bytes) -> Snapshot:
         am = d.get("allowed_models")
         d["allowed_models"] = frozenset(am) if am is not None else None
         keys[h] = Principal(**d)
-    return Snapshot(version=int(raw["version"]), keys=keys)
+    documents = {k: (v[0], list(v[1])) for k, v in raw.get("documents", {}).items()}
+    return Snapshot(
+        version=int(raw["version"]), keys=keys, names=raw.get("names", {}), documents=documents
+    )
 
 
 class SnapshotHolder:

@@ -22,7 +22,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        list[int]: JSON,
+        datetime: DateTime(timezone=True),
+    }
 
 
 class Team(Base):
@@ -162,12 +167,57 @@ class UsageEvent(Base):
     status: Mapped[int] = mapped_column(Integer)
     error_type: Mapped[str | None] = mapped_column(String(80))
     tags: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    guard_action: Mapped[str | None] = mapped_column(String(20))  # strictest guard action taken
 
     __table_args__ = (
         Index("ix_usage_ts", "ts"),
         Index("ix_usage_team_ts", "team_id", "ts"),
         Index("ix_usage_key_ts", "key_id", "ts"),
     )
+
+
+class GuardFinding(Base):
+    """What a guard found in one place of one request: never the value, at most a keyed hash."""
+
+    __tablename__ = "guard_findings"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ts: Mapped[datetime]
+    request_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(10))  # input | output
+    location: Mapped[str] = mapped_column(String(300))
+    entity: Mapped[str] = mapped_column(String(60))
+    data_class: Mapped[str] = mapped_column(String(20))
+    detector: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(20))
+    profile: Mapped[str] = mapped_column(String(100))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    value_hash: Mapped[str | None] = mapped_column(String(32))
+    label: Mapped[str | None] = mapped_column(String(200))
+    key_id: Mapped[str | None] = mapped_column(String(40))
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    team_id: Mapped[str | None] = mapped_column(String(40))
+    app_id: Mapped[str | None] = mapped_column(String(40))
+    agent_id: Mapped[str | None] = mapped_column(String(40))
+    model: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_finding_ts", "ts"),
+        Index("ix_finding_request", "request_id"),
+        Index("ix_finding_class_ts", "data_class", "ts"),
+    )
+
+
+class GuardDocument(Base):
+    """A registered confidential document: only its winnowed fingerprints, never its text."""
+
+    __tablename__ = "guard_documents"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    fingerprints: Mapped[list[int]] = mapped_column(JSON)
+    words: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="")
 
 
 class AuditEvent(Base):
@@ -195,6 +245,8 @@ __all__ = [
     "ApiKey",
     "App",
     "AuditEvent",
+    "GuardDocument",
+    "GuardFinding",
     "Base",
     "ServiceAccount",
     "StateVersion",

@@ -16,9 +16,10 @@ class Stage:
     async def on_request(self, ctx: RequestContext) -> None:
         """Before the upstream call. Raise GatewayError to stop the request."""
 
-    def on_chunk(self, ctx: RequestContext, event: dict[str, Any]) -> dict[str, Any] | None:
-        """Each streamed event in the client's wire format; return None to withhold it."""
-        return event
+    def on_chunk(self, ctx: RequestContext, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each streamed event in the client's wire format; return the events to pass on
+        (none to withhold it, more to release held-back content before it)."""
+        return [event]
 
     async def on_response(self, ctx: RequestContext) -> None:
         """After a complete answer (the whole stream, for streams)."""

@@ -46,6 +46,7 @@ def usage_row(ctx: RequestContext) -> dict[str, Any]:
         "status": ctx.status,
         "error_type": ctx.error_type,
         "tags": ctx.tags or None,
+        "guard_action": ctx.guard.worst if ctx.guard is not None else None,
     }
 
 
@@ -87,4 +88,5 @@ class Record(Stage):
         action = AUDITED.get(ctx.status)
         if action:
             records.append(self._sink.audit_record(audit_row(ctx, action)))
+        records.extend(ctx.extra_events)
         await self._sink.emit(*records)
