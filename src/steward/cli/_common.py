@@ -177,7 +177,7 @@ def add_suspend_commands(app: typer.Typer, kind: str, setter: Suspender) -> None
 
     @app.command(
         "suspend",
-        help=f"Suspend a {kind}: requests made with its keys are refused until unsuspended.",
+        help=f"Suspend {_article(kind)} {kind}: its keys are refused until unsuspended.",
     )
     def suspend(
         name: NameOrIdArg,
@@ -199,3 +199,7 @@ def add_suspend_commands(app: typer.Typer, kind: str, setter: Suspender) -> None
         with identity(config) as svc:
             record = setter(svc, name, False, reason, cli_actor())
         show(record, as_json, f"Unsuspended {kind} {record.name}.")
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"

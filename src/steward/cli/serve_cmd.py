@@ -8,19 +8,46 @@ import os
 import typer
 
 from steward.cli._runtime import load_runtime
+from steward.config import Runtime
 
 CONFIG_OPT = typer.Option(None, "--config", "-c", envvar="STEWARD_CONFIG", help="Config file.")
 
 
-def prepare(config: str | None) -> tuple[object, str | None]:
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable URL)"
+
+
+def prepare(config: str | None) -> tuple[Runtime, str | None]:
     """Load config, migrate the store and make sure an admin key exists. Runs once, before any
-    worker starts. Returns the runtime and a newly generated admin key (or None)."""
+    worker starts. Returns the runtime and a newly generated admin key (or None).
+
+    If the store is unreachable but this node has served before (a cached snapshot exists),
+    start anyway: known keys keep working and events wait in the spool."""
+    from sqlalchemy.exc import OperationalError
+
     from steward.identity.errors import ServiceError
     from steward.identity.service import IdentityService
     from steward.store.db import make_engine, session_factory, upgrade
 
     rt = load_runtime(config)
-    upgrade(rt.database_url)
+    try:
+        upgrade(rt.database_url)
+    except OperationalError as exc:
+        where = _safe_url(rt.database_url)
+        if (rt.data_dir / "snapshot.json").exists():
+            typer.echo(
+                f"warning: the database at {where} is unreachable ({exc.orig}); starting from "
+                "the cached snapshot, events wait in the spool",
+                err=True,
+            )
+            return rt, None
+        typer.echo(f"error: cannot reach the database at {where}: {exc.orig}", err=True)
+        raise typer.Exit(2) from None
     engine = make_engine(rt.database_url)
     try:
         identity = IdentityService(session_factory(engine))
@@ -42,10 +69,7 @@ def serve(
     """Run the gateway: OpenAI- and Anthropic-compatible endpoints, the admin API and /healthz."""
     import uvicorn
 
-    from steward.config import Runtime
-
     rt, new_key = prepare(config)
-    assert isinstance(rt, Runtime)
     server = rt.config.server
     host = host or server.host
     port = port if port is not None else server.port

@@ -141,6 +141,12 @@ class StewardConfig(_Strict):
                     raise ValueError(
                         f"models[{i}] ('{m.name}'): a model cannot fall back to itself"
                     )
+                fb_kind = next(x.kind for x in self.models if x.name == fb)
+                if fb_kind != m.kind:
+                    raise ValueError(
+                        f"models[{i}] ('{m.name}'): fallback '{fb}' is a {fb_kind} model, "
+                        f"not a {m.kind} model"
+                    )
             if m.kind == "embedding" and self.providers[m.provider].kind == "anthropic":
                 raise ValueError(f"models[{i}] ('{m.name}'): anthropic has no embeddings API")
         return self

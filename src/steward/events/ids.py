@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 
 _last_ms = 0
 _seq = 0
+_lock = threading.Lock()  # ids are made on the event loop and in admin threads
 
 
 def uuid7() -> uuid.UUID:
     """A UUIDv7: 48-bit Unix ms, a 12-bit sequence within the millisecond, 62 random bits."""
+    with _lock:
+        return _next()
+
+
+def _next() -> uuid.UUID:
     global _last_ms, _seq
     ms = time.time_ns() // 1_000_000
     if ms <= _last_ms:

@@ -53,6 +53,8 @@ class StewardApp:
             handler = self.routes.get(path)
             if handler is not None:
                 await handler(scope, receive, send)
+            elif path.startswith("/v1/"):
+                await handlers.unknown_path(scope, send)
             else:
                 await self.admin(scope, receive, send)
         elif kind == "lifespan":

@@ -36,6 +36,7 @@ class RequestContext:
     started: float  # perf_counter at arrival
     received_at: datetime
     headers: dict[str, str]
+    raw_body: bytes = b""
     body: dict[str, Any] = field(default_factory=dict)
     stream: bool = False
     client_wants_usage: bool = False

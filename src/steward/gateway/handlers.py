@@ -30,10 +30,10 @@ from steward.gateway.context import Endpoint, RequestContext
 from steward.gateway.errors import GatewayError, method_not_allowed
 from steward.gateway.pipeline import RecordingFailed, fail, internal_error
 from steward.gateway.relay import Relay
-from steward.gateway.requests import PARSERS, decode_json
 from steward.gateway.stages.record import AUDITED as _AUDITED
 from steward.gateway.stages.record import audit_row
 from steward.providers.base import UpstreamError
+from steward.providers.translate import UpstreamStreamError
 
 if TYPE_CHECKING:
     from steward.gateway.state import Gateway
@@ -79,8 +79,8 @@ async def inference(
     try:
         if scope["method"] != "POST":
             raise method_not_allowed(scope["method"], scope["path"])
-        raw = await read_body(receive, ctx.headers, gw.config.server.max_body_bytes)
-        PARSERS[endpoint](ctx, decode_json(raw))
+        ctx.raw_body = await read_body(receive, ctx.headers, gw.config.server.max_body_bytes)
+        await gw.pipeline.before_upstream(ctx)
     except ClientGone:
         return
     except GatewayError as err:
@@ -89,6 +89,13 @@ async def inference(
         await send_error(
             send, err if ok else _RECORDING_FAILED, ctx.wire, ctx.request_id, _overhead(ctx)
         )
+        return
+    except Exception:
+        log.exception("unexpected error in request %s", ctx.request_id)
+        internal = internal_error(ctx)
+        fail(ctx, internal)
+        await _finish_or_503(gw, ctx)
+        await send_error(send, internal, ctx.wire, ctx.request_id, _overhead(ctx))
         return
     if ctx.stream:
         await _stream(gw, ctx, receive, send)
@@ -131,9 +138,7 @@ async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
 
 
 async def _stream(gw: Gateway, ctx: RequestContext, receive: Receive, send: Send) -> None:
-    pipeline = gw.pipeline
     try:
-        await pipeline.before_upstream(ctx)
         gen, relay, first = await upstream.open_stream(ctx)
     except GatewayError as err:
         fail(ctx, err)
@@ -200,10 +205,11 @@ async def _pump(
     except GatewayError as err:  # a stage stopped the stream (e.g. the guard withheld it)
         fail(ctx, err)
         return _stream_error_event(wire, err, ctx.request_id)
-    except UpstreamError as err:
+    except (UpstreamError, UpstreamStreamError) as err:
+        message = err.message if isinstance(err, UpstreamError) else str(err)
         ge = GatewayError(
             502,
-            f"upstream stream failed: {err.message}",
+            f"upstream stream failed: {message}",
             type="api_error",
             code="upstream_stream_error",
         )
@@ -235,8 +241,8 @@ async def models(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> Non
     try:
         if scope["method"] != "GET":
             raise method_not_allowed(scope["method"], scope["path"])
-        for stage in gw.pipeline.before[:2]:  # authenticate, authorize
-            await stage.on_request(ctx)
+        for name in ("authenticate", "authorize"):
+            await gw.pipeline.stage(name).on_request(ctx)
     except GatewayError as err:
         fail(ctx, err)
         action = _AUDITED.get(err.status)
@@ -271,3 +277,16 @@ async def models(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> Non
             ],
         }
     await send_body(send, 200, orjson.dumps(body), base_headers(ctx.request_id, _overhead(ctx)))
+
+
+async def unknown_path(scope: Scope, send: Send) -> None:
+    """A /v1 path Steward does not serve: a clear 404 in the OpenAI shape."""
+    ctx = new_context(scope, "models", "openai")
+    err = GatewayError(
+        404,
+        f"Steward does not serve {scope['method']} {scope['path']}; it serves "
+        "/v1/chat/completions, /v1/messages, /v1/embeddings and /v1/models",
+        type="not_found_error",
+        code="unknown_endpoint",
+    )
+    await send_error(send, err, ctx.wire, ctx.request_id, _overhead(ctx))

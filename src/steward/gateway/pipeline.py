@@ -1,7 +1,7 @@
 """The request pipeline: an ordered tuple of stages with the upstream call in its place.
 
-    authenticate -> authorize -> [limit] -> [guard input] -> route -> (upstream)
-        -> [guard output] -> account -> record
+    authenticate -> parse -> authorize -> [limit] -> route -> guard input -> (upstream)
+        -> guard output -> account -> record
 
 The order lives in `build_pipeline` and nowhere else; the loop below maps failures to typed
 errors and guarantees every stage's `on_finish` (so every request, failed or not, is recorded).
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from steward.gateway.context import RequestContext
 from steward.gateway.errors import GatewayError
-from steward.gateway.stages import Account, Authenticate, Authorize, Record, Route, Stage
+from steward.gateway.stages import Account, Authenticate, Authorize, Parse, Record, Route, Stage
 
 if TYPE_CHECKING:
     from steward.gateway.state import Gateway
@@ -29,6 +29,7 @@ def build_pipeline(gw: Gateway) -> Pipeline:
     return Pipeline(
         (
             Authenticate(gw.snapshots),
+            Parse(),
             Authorize(),
             # limit (rate limits, budget reservation) and guard-input stages go here
             Route(gw.routes),
@@ -87,9 +88,9 @@ class Pipeline:
     async def run(
         self, ctx: RequestContext, upstream: Callable[[RequestContext], Awaitable[None]]
     ) -> None:
-        """A whole non-streamed request: stages, upstream, stages, finish."""
+        """The rest of a non-streamed request once `before_upstream` passed: upstream, the
+        stages after it, finish."""
         try:
-            await self.before_upstream(ctx)
             await upstream(ctx)
             await self.after_upstream(ctx)
         except GatewayError as err:
@@ -98,6 +99,12 @@ class Pipeline:
             log.exception("unexpected error in request %s", ctx.request_id)
             fail(ctx, internal_error(ctx))
         await self.finish(ctx)
+
+    def stage(self, name: str) -> Stage:
+        for s in (*self.before, *self.after):
+            if s.name == name:
+                return s
+        raise KeyError(name)
 
 
 def internal_error(ctx: RequestContext) -> GatewayError:

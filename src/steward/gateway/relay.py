@@ -45,7 +45,7 @@ class OpenAIPassthrough:
                 self.finish_reason = reason
         elif raw_usage and not self._wants_usage:
             return []
-        if raw_usage and not self._wants_usage:
+        if not self._wants_usage and "usage" in event:
             event = {k: v for k, v in event.items() if k != "usage"}
         return [event]
 

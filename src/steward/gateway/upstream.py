@@ -41,7 +41,11 @@ def native_request(dep: Deployment, wire: str, body: dict[str, Any]) -> dict[str
             return chat_request_to_messages(body, target)
         return messages_request_to_chat(body, target)
     except TranslationError as exc:
-        raise GatewayError(400, f"cannot send this request to '{dep.model.name}': {exc}") from exc
+        raise GatewayError(
+            400,
+            f"cannot send this request to '{dep.model.name}': {exc}",
+            code="untranslatable_request",
+        ) from exc
 
 
 def _asks_usage(body: dict[str, Any]) -> bool:
@@ -97,7 +101,14 @@ def _rejected(dep: Deployment, err: UpstreamError) -> GatewayError:
             type="api_error",
             code="upstream_auth_failed",
         )
-    status = err.status if 400 <= err.status < 500 else 502
+    if err.kind == "bad_upstream_response" or err.status >= 500:
+        return GatewayError(
+            502,
+            f"provider '{dep.provider_name}' sent an answer Steward cannot use: {err.message}",
+            type="api_error",
+            code="bad_upstream_response",
+        )
+    status = err.status
     return GatewayError(
         status,
         f"provider '{dep.provider_name}' rejected the request: {err.message}",

@@ -62,7 +62,7 @@ class OpenAIProvider(HTTPAdapter):
         if not data:
             return SKIP
         chunk = decode_json_event(self.name, data)
-        if "error" in chunk and "choices" not in chunk:
+        if chunk.get("error") and not chunk.get("choices"):
             # vLLM, OpenRouter and OpenAI itself report failures after a 200 this way.
             raise stream_error(self.name, chunk)
         return chunk

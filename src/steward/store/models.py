@@ -166,7 +166,7 @@ class UsageEvent(Base):
     overhead_ms: Mapped[float] = mapped_column(Float, default=0.0)
     status: Mapped[int] = mapped_column(Integer)
     error_type: Mapped[str | None] = mapped_column(String(80))
-    tags: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    tags: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     guard_action: Mapped[str | None] = mapped_column(String(20))  # strictest guard action taken
 
     __table_args__ = (
@@ -234,7 +234,7 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # allowed | denied | succeeded | failed
     reason: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(64))
-    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (Index("ix_audit_ts", "ts"), Index("ix_audit_action_ts", "action", "ts"))
 

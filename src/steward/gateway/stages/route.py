@@ -26,10 +26,12 @@ class Route(Stage):
         want = _ENDPOINT_KIND.get(ctx.endpoint)
         kind = route[0].model.kind
         if want and kind != want:
+            article = "an" if kind == "embedding" else "a"
             hint = (
                 "/v1/embeddings" if kind == "embedding" else "/v1/chat/completions or /v1/messages"
             )
             raise bad_request(
-                f"model '{alias}' is a {kind} model; use {hint}", code="model_kind_mismatch"
+                f"model '{alias}' is {article} {kind} model; use {hint}",
+                code="model_kind_mismatch",
             )
         ctx.route = route
