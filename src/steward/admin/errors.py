@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from steward.identity.errors import Conflict, Invalid, NotFound, ServiceError
@@ -97,6 +98,16 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), None)
 
 
+async def _store_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("admin API: the store is unreachable: %s", exc)
+    return error_response(
+        503,
+        "the configuration store is unreachable; the gateway keeps serving known keys, but "
+        "admin changes must wait until it is back",
+        "store_unavailable",
+    )
+
+
 async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
     log.error("admin API internal error", exc_info=exc)
     return error_response(500, "internal error; see the server log", "internal_error")
@@ -107,4 +118,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # specific handlers run inside the middleware (request id kept, connection kept alive)
+    app.add_exception_handler(OperationalError, _store_unavailable)
     app.add_exception_handler(Exception, _internal_error)

@@ -54,7 +54,9 @@ _STOPWORD_TEXT = (
     "please should tell the this to what when where which who why will with would you your"
 )
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_WORD = re.compile(r"[^\W_][\w'-]*")
+# placeholders (<EMAIL_ADDRESS_1>) and redaction marks ([CREDIT_CARD]) are echoed intact, as
+# real models do, so pseudonymization round trips can be shown with the simulator
+_WORD = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>|\[[A-Z][A-Z0-9_]*(?::[0-9a-f]+)?\]|[^\W_][\w'-]*")
 _TOPIC_WORDS = 6
 _TOPIC_CHARS = 60
 _SNIPPET_CHARS = 120
