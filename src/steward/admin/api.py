@@ -4,17 +4,21 @@ described by its OpenAPI document at /openapi.json with interactive docs at /doc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from steward.admin import routes_keys, routes_principals
+from steward.admin import routes_guard, routes_keys, routes_principals
 from steward.admin.auth import authenticate
 from steward.admin.errors import install_error_handlers
 from steward.admin.schemas import ErrorBody
 from steward.events.ids import new_id
 from steward.identity.service import IdentityService
+
+if TYPE_CHECKING:
+    from steward.guard.documents import GuardDocuments
+    from steward.guard.runtime import GuardRuntime
 
 PREFIX = "/admin/v1"
 REQUEST_ID_HEADER = "x-steward-request-id"
@@ -56,26 +60,43 @@ class RequestIdMiddleware:
 
 
 def create_admin_app(
-    identity: IdentityService, *, extra_routers: Sequence[APIRouter] = ()
+    identity: IdentityService,
+    *,
+    guard: GuardRuntime | None = None,
+    documents: GuardDocuments | None = None,
+    extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """Build the admin API over `identity`. `extra_routers` are mounted under /admin/v1 with
-    the same admin-key authentication (auditors read, admins write) and error bodies."""
+    """Build the admin API over `identity`. `guard` (the gateway's guard runtime) and
+    `documents` back the /guard routes, which answer 503 without them. `extra_routers` are
+    mounted under /admin/v1 with the same admin-key authentication (auditors read, admins
+    write) and error bodies."""
     app = FastAPI(
         title="Steward admin API",
         version="1",
-        description="Manage teams, users, apps, agents, service accounts, API keys and admin "
-        "keys, and read the audit trail. Authenticate with `Authorization: Bearer <admin key>`.",
+        description="Manage teams, users, apps, agents, service accounts, API keys, admin keys "
+        "and the guard's registered documents, try the guard on a text, and read the audit "
+        "trail. Authenticate with `Authorization: Bearer <admin key>`.",
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
     )
     app.state.identity = identity
+    app.state.guard = guard
+    app.state.guard_documents = documents
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    for router in (routes_principals.router, routes_keys.router, *extra_routers):
+    for router in (routes_principals.router, routes_keys.router, routes_guard.router,
+                   *extra_routers):
         app.include_router(
             router, prefix=PREFIX, dependencies=[Depends(authenticate)], responses=_ERRORS
         )
+    # read-only operations sent as POST (a dry run of the guard): auditors may call them too
+    app.include_router(
+        routes_guard.read_router,
+        prefix=PREFIX,
+        dependencies=[Depends(routes_guard.authenticate_reader)],
+        responses=_ERRORS,
+    )
     return app
 
 

@@ -9,7 +9,8 @@ from steward.cli import config_cmd, db_cmd, serve_cmd
 
 app = typer.Typer(
     name="steward",
-    help="Steward: an AI control plane. Gateway, identities, usage ledger and audit.",
+    help="Steward: an AI control plane. Gateway, identities, data protection, usage ledger "
+    "and audit.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -42,6 +43,15 @@ def _register_identity() -> None:
 
 
 _register_identity()
+
+
+def _register_guard() -> None:
+    from steward.cli.guard import guard_app
+
+    app.add_typer(guard_app, name="guard")
+
+
+_register_guard()
 
 
 @app.command("version")

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from steward.guard.settings import GuardSettings
+
 ProviderKind = Literal["openai", "anthropic", "sim"]
 
 
@@ -113,6 +115,7 @@ class StewardConfig(_Strict):
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: list[ModelConfig] = Field(default_factory=list)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
 
     @field_validator("models")
     @classmethod
@@ -149,6 +152,11 @@ class StewardConfig(_Strict):
                     )
             if m.kind == "embedding" and self.providers[m.provider].kind == "anthropic":
                 raise ValueError(f"models[{i}] ('{m.name}'): anthropic has no embeddings API")
+        for i, a in enumerate(self.guard.attach):
+            if a.model and a.model not in names:
+                raise ValueError(f"guard.attach[{i}]: model '{a.model}' is not defined")
+            if a.provider and a.provider not in self.providers:
+                raise ValueError(f"guard.attach[{i}]: provider '{a.provider}' is not defined")
         return self
 
     def model(self, name: str) -> ModelConfig | None:

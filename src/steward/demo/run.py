@@ -17,6 +17,8 @@ import openai
 from rich.console import Console
 from rich.table import Table
 
+from steward.demo.config import write_demo_config
+from steward.demo.guard_steps import DOCUMENT_NAME, GuardScript, print_findings, register_document
 from steward.demo.server import GatewayProcess
 from steward.store.db import make_engine, session_factory
 from steward.store.models import UsageEvent
@@ -247,14 +249,17 @@ def print_summary(db_url: str) -> None:
 def run_demo(port: int = 0, keep_running: bool = False) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="steward-demo-"))
     admin_key = "sk-stw-admin-" + secrets.token_urlsafe(24)
-    gw = GatewayProcess(data_dir, port=port, admin_key=admin_key)
+    config = write_demo_config(data_dir)
+    gw = GatewayProcess(data_dir, port=port, admin_key=admin_key, config=config)
     console.rule("[bold]Steward demo: the embedded default (sim provider, SQLite)")
     console.print(f"data directory: {data_dir}")
     gw.start()
     try:
         console.print(f"gateway up at {gw.url}")
         t0 = time.monotonic()
-        keys = build_org(Admin(gw.url, admin_key))
+        admin = Admin(gw.url, admin_key)
+        keys = build_org(admin)
+        register_document(admin.http)
         for key in keys.values():
             wait_for_key(gw.url, key)
         console.print(f"keys usable at the gateway {time.monotonic() - t0:.2f}s after creation")
@@ -262,8 +267,12 @@ def run_demo(port: int = 0, keep_running: bool = False) -> int:
             "organisation: teams support, research · users alice, bob, carol · "
             "apps helpdesk, insights · agent refund-bot (owner alice)"
         )
+        console.print(
+            f"guard: default profile everywhere; 'private' on insights; document "
+            f"'{DOCUMENT_NAME}' registered (fingerprints only)"
+        )
         failures = 0
-        steps = Script(gw.url, keys).steps()
+        steps = Script(gw.url, keys).steps() + GuardScript(gw.url, keys).steps()
         for label, step in steps:
             try:
                 console.print(f"  [green]✓[/] {label}: {step()}")
@@ -274,6 +283,7 @@ def run_demo(port: int = 0, keep_running: bool = False) -> int:
         stored = wait_for_events(db_url, len(steps))
         console.print(f"usage events in the ledger: {stored} for {len(steps)} requests")
         print_summary(db_url)
+        print_findings(console, db_url)
         console.print(
             f"Admin API: {gw.url}/admin/v1 (OpenAPI {gw.url}/openapi.json, docs {gw.url}/docs)"
         )

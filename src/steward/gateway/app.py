@@ -24,12 +24,16 @@ class StewardApp:
 
     def __init__(self, runtime: Runtime) -> None:
         from steward.admin.api import create_admin_app
+        from steward.guard.documents import GuardDocuments
         from steward.identity.service import IdentityService
 
         self.gateway = Gateway(runtime)
         gw = self.gateway
         self.identity = IdentityService(gw.sessions)
-        self.admin = create_admin_app(self.identity)
+        documents = GuardDocuments(
+            gw.sessions, min_words=gw.config.guard.detectors.fingerprint_min_words
+        )
+        self.admin = create_admin_app(self.identity, guard=gw.guard, documents=documents)
         self.routes: dict[str, Handler] = {
             "/v1/chat/completions": lambda s, r, w: handlers.inference(
                 gw, s, r, w, "chat", "openai"

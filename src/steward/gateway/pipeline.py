@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from steward.gateway.context import RequestContext
 from steward.gateway.errors import GatewayError
 from steward.gateway.stages import Account, Authenticate, Authorize, Parse, Record, Route, Stage
+from steward.guard.stage import GuardInput, GuardOutput
 
 if TYPE_CHECKING:
     from steward.gateway.state import Gateway
@@ -31,10 +32,11 @@ def build_pipeline(gw: Gateway) -> Pipeline:
             Authenticate(gw.snapshots),
             Parse(),
             Authorize(),
-            # limit (rate limits, budget reservation) and guard-input stages go here
+            # limit (rate limits, budget reservation) goes here
             Route(gw.routes),
+            GuardInput(gw.guard),
             UPSTREAM,
-            # guard-output stage goes here
+            GuardOutput(gw.guard),
             Account(gw.pricer),
             Record(gw.sink),
         )

@@ -10,6 +10,7 @@ from steward.events import Shipper, Spool
 from steward.events.sink import EventSink
 from steward.gateway.context import Deployment
 from steward.gateway.pipeline import build_pipeline
+from steward.guard.runtime import GuardRuntime
 from steward.identity.snapshot import SnapshotHolder
 from steward.providers.registry import ProviderRegistry
 from steward.store.db import make_engine, session_factory
@@ -59,6 +60,8 @@ class Gateway:
             own_spool=self.spool,
         )
         self.pricer = Pricer()
+        self.guard = GuardRuntime(self.config.guard, runtime.data_dir)
+        self.snapshots.on_change(self.guard.on_snapshot)
         self.pipeline = build_pipeline(self)
 
     async def start(self) -> None:

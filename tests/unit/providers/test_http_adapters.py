@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.fakes import FakeUpstream
 
 from steward.config.models import ProviderConfig
 from steward.providers._http import error_from_response, parse_retry_after
@@ -20,6 +19,7 @@ from steward.providers.anthropic import AnthropicProvider
 from steward.providers.base import CallInfo, ProviderAdapter, UpstreamError, Usage
 from steward.providers.openai import OpenAIProvider
 from steward.providers.registry import ProviderRegistry, build_provider
+from tests.fakes import FakeUpstream
 
 KEY = "sk-fake-upstream"
 HELLO = [{"role": "user", "content": "hello there world"}]

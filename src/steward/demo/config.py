@@ -1,0 +1,32 @@
+"""The demo's configuration: the embedded default (sim provider, SQLite) plus one guard profile
+for the `insights` app, so the demo can show pseudonymization and a blocked document leak."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from steward.config.defaults import EMBEDDED_DEFAULT
+
+DEMO_GUARD: dict[str, Any] = {
+    "profiles": {
+        "private": {
+            "description": "Research: personal data is pseudonymized, secrets redacted, "
+            "confidential documents never leave.",
+            "input": {"pii": "pseudonymize", "secret": "redact", "confidential": "block"},
+            "output": {"secret": "redact", "CREDIT_CARD": "redact"},
+        }
+    },
+    "attach": [{"app": "insights", "profile": "private"}],
+}
+
+
+def write_demo_config(data_dir: Path) -> Path:
+    config = copy.deepcopy(EMBEDDED_DEFAULT)
+    config["guard"] = DEMO_GUARD
+    path = data_dir / "steward-demo.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
