@@ -462,14 +462,7 @@ def test_a_secret_in_a_streamed_anthropic_answer_is_redacted(
     "stream",
     [
         False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="stream.py: a value spanning several words (here an IBAN: 'DE' is "
-                "released with the word before its digits) is never redacted in a stream",
-            ),
-        ),
+        True,
     ],
     ids=["complete", "streamed"],
 )

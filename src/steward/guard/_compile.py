@@ -105,7 +105,8 @@ def start_finder(spec: Spec) -> tuple[re.Pattern[str], int] | None:
         twin = re.compile(f"(?:{_to_python(spec.pattern)})\\Z", flags)
     except re.error:
         return None
-    return twin, _max_width(spec.pattern)
+    # the look-back must cover the longest value the spec allows (JWTs run to 2 KB)
+    return twin, max(spec.max_len, _max_width(spec.pattern))
 
 
 def custom_spec(name: str, rx: str | CustomRegex) -> Spec:

@@ -48,6 +48,12 @@ class Pseudonyms:
     by_value: dict[tuple[str, str], str] = field(default_factory=dict)
     by_token: dict[str, str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    # placeholders the caller may see restored: those made from the caller's own input.
+    # Placeholders an output rule makes stay placeholders.
+    restorable: frozenset[str] = frozenset()
+
+    def seal_input(self) -> None:
+        self.restorable = frozenset(self.by_token)
 
     def placeholder(self, entity: str, value: str) -> str:
         key = (entity, value)
@@ -61,9 +67,12 @@ class Pseudonyms:
         return token
 
     def restore(self, text: str) -> str:
-        if not self.by_token or "<" not in text:
+        if not self.restorable or "<" not in text:
             return text
-        return _PLACEHOLDER.sub(lambda m: self.by_token.get(m.group(0), m.group(0)), text)
+        allowed, values = self.restorable, self.by_token
+        return _PLACEHOLDER.sub(
+            lambda m: values[m.group(0)] if m.group(0) in allowed else m.group(0), text
+        )
 
     @staticmethod
     def partial_tail(text: str) -> int:

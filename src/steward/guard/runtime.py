@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from steward.guard.actions import Keyed
 from steward.guard.profiles import DEFAULT_PROFILE, GuardProfile, ProfileSet
 from steward.guard.settings import GuardSettings
+from steward.guard.stream import TermHold
 
 if TYPE_CHECKING:
     from steward.gateway.context import RequestContext
@@ -68,6 +69,7 @@ class GuardRuntime:
                 if target:
                     by_kind[kind].setdefault(target, []).append(a.profile)
         self._attached = by_kind
+        self.stream_hold = TermHold(settings.detectors.terms)
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
         """Refresh names (attachments are by name) and rebuild the scanner if documents changed."""

@@ -12,6 +12,7 @@ from ._context import adjust
 from ._offsets import char_offsets, encode
 from ._resolve import resolve
 from ._spec import Spec
+from .checksums import luhn_ok
 from .config import DetectorConfig
 from .findings import Finding
 
@@ -34,9 +35,10 @@ def edges_ok(text: str, start: int, end: int) -> bool:
         c = text[start - 1]
         if c.isalnum() or c == "_" or c == "+":  # "+49 1573..." is a phone, not a card
             return False
-        # "FR58 3430 6504 ...": a value cannot start inside a longer group of digits.
+        # "FR58 3430 6504 ...": a value cannot start inside a longer group of digits,
+        # unless those digits end a complete card ("4111 1111 1111 1111 5555 5555 ...").
         if c in _LEFT_GLUE and start > 1 and text[start - 2].isdigit():
-            return False
+            return _follows_card(text, start - 1)
     if end < len(text):
         c = text[end]
         if c.isalnum() or c == "_":
@@ -44,6 +46,23 @@ def edges_ok(text: str, start: int, end: int) -> bool:
         if c in _NUMERIC_GLUE and end + 1 < len(text) and text[end + 1].isdigit():
             return False
     return True
+
+
+def _follows_card(text: str, sep: int) -> bool:
+    """Whether the digits just before `sep` (with their group separators) form a whole card."""
+    i = sep
+    digits: list[str] = []
+    while i > 0 and len(digits) <= 19:
+        c = text[i - 1]
+        if c.isdigit():
+            digits.append(c)
+        elif c not in " -":
+            break
+        i -= 1
+    if i > 0 and text[i - 1].isalnum():
+        return False
+    number = "".join(reversed(digits))
+    return 13 <= len(number) <= 19 and luhn_ok(number)
 
 
 class Scanner:

@@ -27,7 +27,11 @@ class GuardSettings(BaseModel):
         "in <data_dir>/guard-key.",
     )
     stream_max_hold: int = Field(
-        512, ge=64, le=65536, description="Most characters a stream may hold back while scanning."
+        2048,
+        ge=512,
+        le=65536,
+        description="Most characters a stream may hold back while scanning (one long token, "
+        "such as a JWT, is held whole up to this length).",
     )
 
     @model_validator(mode="after")

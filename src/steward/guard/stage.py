@@ -200,8 +200,10 @@ class GuardInput(Stage):
     async def on_request(self, ctx: RequestContext) -> None:
         if not self._rt.settings.enabled:
             return
-        ctx.guard = GuardState(self._rt.profiles_for(ctx))
+        state = GuardState(self._rt.profiles_for(ctx))
+        ctx.guard = state
         self._g.rewrite(ctx, "input", request_slots(ctx.body, ctx.endpoint))
+        state.pseudonyms.seal_input()
 
     async def on_finish(self, ctx: RequestContext) -> None:
         ctx.extra_events.extend(self._g.records(ctx))
@@ -223,7 +225,7 @@ class GuardOutput(Stage):
             return
         slots = response_slots(ctx.response)
         self._g.rewrite(ctx, "output", slots)
-        if state.pseudonyms.by_token:
+        if state.pseudonyms.restorable:
             for slot in slots:
                 if slot.text:
                     slot.set(state.pseudonyms.restore(slot.text))
@@ -261,7 +263,8 @@ class GuardOutput(Stage):
                 scan,
                 emit,
                 max_hold=self._rt.settings.stream_max_hold,
-                placeholder_tail=Pseudonyms.partial_tail if pseudo.by_token else None,
+                placeholder_tail=Pseudonyms.partial_tail if pseudo.restorable else None,
+                hold=self._rt.stream_hold,
             )
             state.channels[key] = ch
         return ch

@@ -141,13 +141,6 @@ async def test_a_disabled_guard_never_scans(tmp_path: Path) -> None:
     assert ctx.guard is None and rt.scanner.calls == 0  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stage.py GuardOutput.on_response (and the stream emit in GuardOutput.channel) "
-    "restore every placeholder after applying the output rules, including placeholders the "
-    "output rules just made: an output `pseudonymize` rule hands the caller the raw value "
-    "while the finding says it was pseudonymized",
-)
 async def test_an_output_pseudonymize_rule_does_not_hand_back_new_values(
     tmp_path: Path,
 ) -> None:
