@@ -64,8 +64,15 @@ async def send_body(
 
 
 async def send_error(
-    send: Send, err: GatewayError, wire: str, request_id: str, overhead_ms: float
+    send: Send,
+    err: GatewayError,
+    wire: str,
+    request_id: str,
+    overhead_ms: float,
+    extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     headers = base_headers(request_id, overhead_ms)
+    if extra:
+        headers += extra
     headers += [(k.encode(), v.encode()) for k, v in err.headers.items()]
     await send_body(send, err.status, err.body(wire, request_id), headers)

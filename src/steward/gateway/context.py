@@ -62,6 +62,9 @@ class RequestContext:
     error: GatewayError | None = None
     error_type: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    end_user: str | None = None  # the app's own end user (x-steward-end-user or the body's user)
+    # headers stages add to the response (e.g. x-ratelimit-*), sent on success and on errors
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     # guard: per-request state of the guard stages (None when the guard is off)
     guard: Any = None
     # further event records (kind + row) stages want written with the usage event

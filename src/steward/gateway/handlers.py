@@ -87,7 +87,12 @@ async def inference(
         fail(ctx, err)
         ok = await _finish_or_503(gw, ctx)
         await send_error(
-            send, err if ok else _RECORDING_FAILED, ctx.wire, ctx.request_id, _overhead(ctx)
+            send,
+            err if ok else _RECORDING_FAILED,
+            ctx.wire,
+            ctx.request_id,
+            _overhead(ctx),
+            ctx.response_headers,
         )
         return
     except Exception:
@@ -95,7 +100,9 @@ async def inference(
         internal = internal_error(ctx)
         fail(ctx, internal)
         await _finish_or_503(gw, ctx)
-        await send_error(send, internal, ctx.wire, ctx.request_id, _overhead(ctx))
+        await send_error(
+            send, internal, ctx.wire, ctx.request_id, _overhead(ctx), ctx.response_headers
+        )
         return
     if ctx.stream:
         await _stream(gw, ctx, receive, send)
@@ -103,13 +110,20 @@ async def inference(
     try:
         await gw.pipeline.run(ctx, upstream.complete)
     except RecordingFailed:
-        await send_error(send, _RECORDING_FAILED, ctx.wire, ctx.request_id, _overhead(ctx))
+        await send_error(
+            send, _RECORDING_FAILED, ctx.wire, ctx.request_id, _overhead(ctx), ctx.response_headers
+        )
         return
     if ctx.error is not None:
-        await send_error(send, ctx.error, ctx.wire, ctx.request_id, _overhead(ctx))
+        await send_error(
+            send, ctx.error, ctx.wire, ctx.request_id, _overhead(ctx), ctx.response_headers
+        )
         return
     await send_body(
-        send, 200, orjson.dumps(ctx.response), base_headers(ctx.request_id, _overhead(ctx))
+        send,
+        200,
+        orjson.dumps(ctx.response),
+        base_headers(ctx.request_id, _overhead(ctx)) + ctx.response_headers,
     )
 
 
@@ -144,7 +158,12 @@ async def _stream(gw: Gateway, ctx: RequestContext, receive: Receive, send: Send
         fail(ctx, err)
         ok = await _finish_or_503(gw, ctx)
         await send_error(
-            send, err if ok else _RECORDING_FAILED, ctx.wire, ctx.request_id, _overhead(ctx)
+            send,
+            err if ok else _RECORDING_FAILED,
+            ctx.wire,
+            ctx.request_id,
+            _overhead(ctx),
+            ctx.response_headers,
         )
         return
     except Exception:
@@ -152,10 +171,12 @@ async def _stream(gw: Gateway, ctx: RequestContext, receive: Receive, send: Send
         internal = internal_error(ctx)
         fail(ctx, internal)
         await _finish_or_503(gw, ctx)
-        await send_error(send, internal, ctx.wire, ctx.request_id, _overhead(ctx))
+        await send_error(
+            send, internal, ctx.wire, ctx.request_id, _overhead(ctx), ctx.response_headers
+        )
         return
 
-    headers = [*SSE_HEADERS, *base_headers(ctx.request_id, _overhead(ctx))]
+    headers = [*SSE_HEADERS, *base_headers(ctx.request_id, _overhead(ctx)), *ctx.response_headers]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     gone = asyncio.Event()
     watcher = asyncio.create_task(_watch_disconnect(receive, gone))
@@ -248,7 +269,7 @@ async def models(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> Non
         action = _AUDITED.get(err.status)
         if action:  # listing models is not usage; a refusal is still an audited decision
             await gw.sink.emit(gw.sink.audit_record(audit_row(ctx, action)))
-        await send_error(send, err, ctx.wire, ctx.request_id, _overhead(ctx))
+        await send_error(send, err, ctx.wire, ctx.request_id, _overhead(ctx), ctx.response_headers)
         return
     allowed = ctx.principal.allowed_models if ctx.principal else None
     names = [m for m in gw.config.models if allowed is None or m.name in allowed]
@@ -289,4 +310,4 @@ async def unknown_path(scope: Scope, send: Send) -> None:
         type="not_found_error",
         code="unknown_endpoint",
     )
-    await send_error(send, err, ctx.wire, ctx.request_id, _overhead(ctx))
+    await send_error(send, err, ctx.wire, ctx.request_id, _overhead(ctx), ctx.response_headers)

@@ -89,6 +89,11 @@ def _tags(headers: dict[str, str], metadata: Any) -> dict[str, str]:
     return tags
 
 
+def _end_user(headers: dict[str, str], from_body: Any) -> str | None:
+    value = headers.get("x-steward-end-user") or (from_body if isinstance(from_body, str) else None)
+    return value[:200] if value else None
+
+
 def parse_chat(ctx: RequestContext, body: dict[str, Any]) -> None:
     """OpenAI `POST /v1/chat/completions`."""
     ctx.model_alias = _require_model(body)
@@ -104,6 +109,7 @@ def parse_chat(ctx: RequestContext, body: dict[str, Any]) -> None:
     if tools is not None and not isinstance(tools, list):
         raise bad_request("'tools' must be an array")
     ctx.tags = _tags(ctx.headers, body.get("metadata"))
+    ctx.end_user = _end_user(ctx.headers, body.get("user"))
     ctx.body = body
 
 
@@ -115,6 +121,8 @@ def parse_messages(ctx: RequestContext, body: dict[str, Any]) -> None:
     ctx.stream = _check_stream(body)
     ctx.client_wants_usage = True
     ctx.tags = _tags(ctx.headers, body.get("metadata"))
+    meta = body.get("metadata")
+    ctx.end_user = _end_user(ctx.headers, meta.get("user_id") if isinstance(meta, dict) else None)
     ctx.body = body
 
 
@@ -128,6 +136,7 @@ def parse_embeddings(ctx: RequestContext, body: dict[str, Any]) -> None:
     if not ok:
         raise bad_request("'input' is required: a non-empty string or array of strings or tokens")
     ctx.tags = _tags(ctx.headers, body.get("metadata"))
+    ctx.end_user = _end_user(ctx.headers, body.get("user"))
     ctx.body = body
 
 

@@ -168,6 +168,7 @@ class UsageEvent(Base):
     error_type: Mapped[str | None] = mapped_column(String(80))
     tags: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     guard_action: Mapped[str | None] = mapped_column(String(20))  # strictest guard action taken
+    end_user: Mapped[str | None] = mapped_column(String(200))  # the app's end user, if given
 
     __table_args__ = (
         Index("ix_usage_ts", "ts"),

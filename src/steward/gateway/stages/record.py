@@ -46,6 +46,7 @@ def usage_row(ctx: RequestContext) -> dict[str, Any]:
         "status": ctx.status,
         "error_type": ctx.error_type,
         "tags": ctx.tags or None,
+        "end_user": ctx.end_user,
         "guard_action": ctx.guard.worst if ctx.guard is not None else None,
     }
 
