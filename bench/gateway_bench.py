@@ -432,6 +432,27 @@ def provision_key(base_url: str, admin_key: str) -> str:
     return str(data["key"])
 
 
+def provision_budgets(base_url: str, admin_key: str, key: str) -> None:
+    """--budgets: hard budgets on the benchmark's key, user, team and the organisation (and one
+    on the model), large enough never to refuse, so every request reserves and settles four
+    counters; then wait until Steward enforces them (one request shows the reservation)."""
+    headers = {"authorization": f"Bearer {admin_key}", "content-type": "application/json"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30.0) as client:
+        keys = client.get("/admin/v1/keys", params={"user": "bench-user"}).json()
+        bodies = [
+            {"scope": "key", "target": keys[0]["id"], "period": "day"},
+            {"scope": "user", "target": "bench-user", "period": "week"},
+            {"scope": "team", "target": "bench", "window": "7d"},
+            {"scope": "org", "period": "month", "model": MODEL},
+        ]
+        for body in bodies:
+            resp = client.post("/admin/v1/budgets", json={**body, "amount_usd": 1_000_000_000})
+            if resp.status_code != 201:
+                raise BenchError(f"POST /admin/v1/budgets -> {resp.status_code}: {resp.text[:500]}")
+    time.sleep(1.5)  # > server.state_poll_ms: every budget is in Steward's snapshot
+    log("budgets: key (day), user (week), team (rolling 7d), organisation (month, model)")
+
+
 def check_chat(url: str, key: str) -> None:
     """One request through `url`: must be a 200 chat.completion with usage."""
     resp = httpx.post(
@@ -1175,6 +1196,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="after the rounds, py-spy Steward during one more throughput run",
     )
+    p.add_argument(
+        "--budgets",
+        action="store_true",
+        help="create budgets on the key, user, team and organisation (never exhausted); with "
+        "--steward-config-override 'rate_limits=[...]' measures the limit stage's cost",
+    )
     p.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
     p.add_argument(
         "--output",
@@ -1235,6 +1262,8 @@ def execute(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], int]:
             quiet_wait_s=args.quiet_wait,
         )
         prepare(setup, admin_key)
+        if args.budgets:
+            provision_budgets(setup.urls["steward"], admin_key, setup.key)
         log(
             f"all up: pids upstream {upstream.pid}, pass-through {passthrough.pid}, "
             f"Steward {steward.pid}"
@@ -1280,6 +1309,7 @@ def execute(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], int]:
             "body_bytes": len(chat_body()),
             "quiet_wait_s": args.quiet_wait,
             "overrides": args.steward_config_override,
+            "budgets": args.budgets,
         },
         "machine": machine_info(work),
         "steward_revision": steward_revision(),

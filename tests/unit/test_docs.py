@@ -62,9 +62,12 @@ def mentions(text: str, token: str) -> bool:
 
 
 def walk_commands(command: Any, path: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
-    """Every leaf command of the Typer app, as ('steward keys create', command)."""
+    """Every leaf command of the Typer app, as ('steward keys create', command), and every group
+    that runs on its own with options of its own (`steward usage --by team`)."""
     subcommands = getattr(command, "commands", None)
     if subcommands:
+        if command.params and getattr(command, "invoke_without_command", False):
+            yield " ".join(path), command
         for name, sub in sorted(subcommands.items()):
             yield from walk_commands(sub, (*path, name))
     else:

@@ -7,7 +7,9 @@ from fastapi import APIRouter
 from steward.admin.auth import ActorDep, IdentityDep
 from steward.admin.schemas import (
     AgentCreate,
+    AgentUpdate,
     AppCreate,
+    AppUpdate,
     Reason,
     ServiceAccountCreate,
     TeamCreate,
@@ -102,7 +104,16 @@ def unsuspend_user(
 
 @router.post("/apps", status_code=201, tags=["apps"])
 def create_app(body: AppCreate, identity: IdentityDep, actor: ActorDep) -> AppInfo:
-    return identity.create_app(body.name, body.team, body.owner, body.description, actor=actor)
+    return identity.create_app(
+        body.name,
+        body.team,
+        body.owner,
+        body.description,
+        purpose=body.purpose,
+        data_classes=body.data_classes,
+        risk_tier=body.risk_tier,
+        actor=actor,
+    )
 
 
 @router.get("/apps", tags=["apps"])
@@ -113,6 +124,12 @@ def list_apps(identity: IdentityDep, team: str | None = None) -> list[AppInfo]:
 @router.get("/apps/{app}", tags=["apps"])
 def get_app(app: str, identity: IdentityDep) -> AppInfo:
     return identity.get_app(app)
+
+
+@router.patch("/apps/{app}", tags=["apps"])
+def update_app(app: str, body: AppUpdate, identity: IdentityDep, actor: ActorDep) -> AppInfo:
+    """Change an app's owner, team, purpose, data classes, risk tier or managed flag."""
+    return identity.update_app(app, **body.model_dump(exclude_none=True), actor=actor)
 
 
 @router.delete("/apps/{app}", tags=["apps"])
@@ -156,6 +173,14 @@ def list_agents(
 @router.get("/agents/{agent}", tags=["agents"])
 def get_agent(agent: str, identity: IdentityDep) -> AgentInfo:
     return identity.get_agent(agent)
+
+
+@router.patch("/agents/{agent}", tags=["agents"])
+def update_agent(
+    agent: str, body: AgentUpdate, identity: IdentityDep, actor: ActorDep
+) -> AgentInfo:
+    """Change an agent's owner, team, purpose, data classes or risk tier."""
+    return identity.update_agent(agent, **body.model_dump(exclude_none=True), actor=actor)
 
 
 @router.delete("/agents/{agent}", tags=["agents"])

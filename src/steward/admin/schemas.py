@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from steward.config.models import DataClass, RiskTier
 from steward.identity.records import AdminKeyInfo, ApiKeyInfo
 
 SHOWN_ONCE = "Store this key now: it is shown only once and cannot be retrieved again."
@@ -33,6 +34,31 @@ class AppCreate(_Body):
     team: str | None = Field(None, description="Team name or id the app belongs to.")
     owner: str | None = Field(None, description="User name or id accountable for the app.")
     description: str = ""
+    purpose: str = ""
+    data_classes: list[DataClass] = Field(default_factory=list, description="e.g. ['pii'].")
+    risk_tier: RiskTier | None = None
+
+
+class AppUpdate(_Body):
+    """Fields to change; omitted ones stay as they are. "" clears `team` or `owner`."""
+
+    team: str | None = None
+    owner: str | None = None
+    description: str | None = None
+    purpose: str | None = None
+    data_classes: list[DataClass] | None = None
+    risk_tier: RiskTier | None = None
+    managed: bool | None = Field(None, description="true brings a discovered app under management.")
+
+
+class AgentUpdate(_Body):
+    """Fields to change; omitted ones stay as they are. `owner` must name a user."""
+
+    owner: str | None = None
+    team: str | None = None
+    purpose: str | None = None
+    data_classes: list[DataClass] | None = None
+    risk_tier: RiskTier | None = None
 
 
 class AgentCreate(_Body):

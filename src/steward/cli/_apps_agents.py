@@ -15,12 +15,24 @@ from steward.cli._common import (
     identity,
     show,
     show_list,
+    split_list,
 )
-from steward.identity.records import RISK_TIERS
+from steward.identity.records import DATA_CLASSES, RISK_TIERS
 
 NameArg = Annotated[str, typer.Argument(help="Name or id.")]
 TeamOption = Annotated[str | None, typer.Option("--team", "-t", help="Team name or id.")]
 DescriptionOption = Annotated[str, typer.Option("--description", "-d")]
+PurposeOption = Annotated[str | None, typer.Option("--purpose", "-p", help="What it is for.")]
+DataClassesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data-classes",
+        help=f"Comma-separated data classes it may touch ({', '.join(DATA_CLASSES)}); '' clears.",
+    ),
+]
+RiskTierOption = Annotated[
+    str | None, typer.Option("--risk-tier", help=f"One of {', '.join(RISK_TIERS)}.")
+]
 
 apps_app = typer.Typer(help="Apps: applications that call models.", no_args_is_help=True)
 agents_app = typer.Typer(
@@ -34,6 +46,8 @@ _APP_COLUMNS = [
     ("NAME", attr("name")),
     ("TEAM", attr("team")),
     ("OWNER", attr("owner")),
+    ("RISK", attr("risk_tier")),
+    ("MANAGED", attr("managed")),
     ("SUSPENDED", attr("suspended")),
     ("ID", attr("id")),
 ]
@@ -62,13 +76,63 @@ def create_app(
     team: TeamOption = None,
     owner: Annotated[str | None, typer.Option("--owner", "-o", help="Accountable user.")] = None,
     description: DescriptionOption = "",
+    purpose: PurposeOption = None,
+    data_classes: DataClassesOption = None,
+    risk_tier: RiskTierOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register an app."""
     with identity(config) as svc:
-        app = svc.create_app(name, team, owner, description, actor=cli_actor())
+        app = svc.create_app(
+            name,
+            team,
+            owner,
+            description,
+            purpose=purpose or "",
+            data_classes=split_list(data_classes),
+            risk_tier=risk_tier,
+            actor=cli_actor(),
+        )
     show(app, as_json, f"Created app {app.name}.")
+
+
+@apps_app.command("update")
+def update_app(
+    name: NameArg,
+    purpose: PurposeOption = None,
+    data_classes: DataClassesOption = None,
+    risk_tier: RiskTierOption = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", "-o", help="Accountable user; '' clears.")
+    ] = None,
+    team: Annotated[
+        str | None, typer.Option("--team", "-t", help="Team name or id; '' clears.")
+    ] = None,
+    description: Annotated[str | None, typer.Option("--description", "-d")] = None,
+    managed: Annotated[
+        bool | None,
+        typer.Option(
+            "--managed/--unmanaged", help="Bring a discovered app under management, or not."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change an app's inventory fields; options not given stay as they are."""
+    with identity(config) as svc:
+        app = svc.update_app(
+            name,
+            team=team,
+            owner=owner,
+            description=description,
+            purpose=purpose,
+            data_classes=split_list(data_classes),
+            risk_tier=risk_tier,
+            managed=managed,
+            actor=cli_actor(),
+        )
+    show(app, as_json, f"Updated app {app.name}.")
 
 
 @apps_app.command("list")
@@ -152,6 +216,35 @@ def delete_agent(name: NameArg, config: ConfigOption = None, as_json: JsonOption
     with identity(config) as svc:
         agent = svc.delete_agent(name, actor=cli_actor())
     show(agent, as_json, f"Deleted agent {agent.name}.")
+
+
+@agents_app.command("update")
+def update_agent(
+    name: NameArg,
+    purpose: PurposeOption = None,
+    data_classes: DataClassesOption = None,
+    risk_tier: RiskTierOption = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", "-o", help="The user who becomes accountable.")
+    ] = None,
+    team: Annotated[
+        str | None, typer.Option("--team", "-t", help="Team name or id; '' clears.")
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change an agent's owner, team, purpose, data classes or risk tier."""
+    with identity(config) as svc:
+        agent = svc.update_agent(
+            name,
+            owner=owner,
+            team=team,
+            purpose=purpose,
+            data_classes=split_list(data_classes),
+            risk_tier=risk_tier,
+            actor=cli_actor(),
+        )
+    show(agent, as_json, f"Updated agent {agent.name}.")
 
 
 add_suspend_commands(

@@ -54,6 +54,37 @@ def _register_guard() -> None:
 _register_guard()
 
 
+def _register_usage() -> None:
+    from steward.cli.usage import usage_app
+
+    app.add_typer(usage_app, name="usage")
+
+
+_register_usage()
+
+
+def _register_inventory() -> None:
+    from steward.cli.discover_cmd import discover_cmd
+    from steward.cli.inventory_cmd import inventory
+    from steward.cli.prices_cmd import prices_app
+
+    app.command("inventory")(inventory)
+    app.command("discover")(discover_cmd)
+    app.add_typer(prices_app, name="prices")
+
+
+_register_inventory()
+
+
+def _register_budgets() -> None:
+    from steward.cli.budgets import budgets_app
+
+    app.add_typer(budgets_app, name="budgets")
+
+
+_register_budgets()
+
+
 @app.command("version")
 def version() -> None:
     """Print Steward's version."""

@@ -83,6 +83,10 @@ def serve(
     if config:
         os.environ["STEWARD_CONFIG"] = config
     os.environ.setdefault("STEWARD_DATA_DIR", str(rt.data_dir))
+    if workers > 1:  # one /metrics for all workers, whichever answers the scrape
+        from steward.observability.metrics import share_between_workers
+
+        share_between_workers(rt.data_dir / "metrics")
     level = rt.settings.log_level.lower()
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

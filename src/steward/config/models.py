@@ -7,8 +7,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from steward.guard.settings import GuardSettings
+from steward.notify.settings import NotificationSettings
+from steward.observability.settings import ObservabilitySettings
+from steward.usage.limits.settings import BudgetSettings, RateLimitConfig
 
 ProviderKind = Literal["openai", "anthropic", "sim"]
+# the inventory's vocabulary (docs/discovery.md): what data a model, app or agent may touch
+DataClass = Literal["public", "internal", "confidential", "pii", "financial", "health", "secret"]
+RiskTier = Literal["minimal", "limited", "high", "prohibited"]  # after the EU AI Act
 
 
 class _Strict(BaseModel):
@@ -77,10 +83,37 @@ class ModelConfig(_Strict):
     )
     timeout_s: float | None = Field(None, gt=0)
     description: str = ""
+    owner: str | None = Field(None, description="Accountable user (name), for the inventory.")
+    purpose: str = ""
+    data_classes: list[DataClass] = Field(default_factory=list)
+    risk_tier: RiskTier | None = None
 
     @property
     def target(self) -> str:
         return self.upstream_model or self.name
+
+
+class PriceOverrideConfig(PriceConfig):
+    """A price for every model matching `model` (a glob on the alias, upstream or price model)
+    on providers matching `provider` (a glob on the provider's name; any when omitted)."""
+
+    model: str = Field(min_length=1)
+    provider: str | None = None
+
+
+class DiscountConfig(_Strict):
+    """A contract discount: matching models' resolved rates are multiplied by 1 - percent/100."""
+
+    provider: str | None = None
+    model: str = "*"
+    percent: float = Field(gt=0, le=100)
+
+
+class PricingConfig(_Strict):
+    """Price rules beyond a model's own `price`; the first matching entry of each list wins."""
+
+    overrides: list[PriceOverrideConfig] = Field(default_factory=list)
+    discounts: list[DiscountConfig] = Field(default_factory=list)
 
 
 class SpoolConfig(_Strict):
@@ -108,6 +141,9 @@ class ServerConfig(_Strict):
 class StewardConfig(_Strict):
     """The whole configuration file."""
 
+    organisation: str = Field(
+        "default", min_length=1, max_length=200, description="The organisation's name in reports."
+    )
     database_url: str | None = Field(None, description="Default: sqlite:///<data_dir>/steward.db")
     redis_url: str | None = None
     data_dir: str | None = Field(None, description="Default: STEWARD_DATA_DIR or ./.steward")
@@ -116,6 +152,11 @@ class StewardConfig(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: list[ModelConfig] = Field(default_factory=list)
     guard: GuardSettings = Field(default_factory=GuardSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    pricing: PricingConfig = Field(default_factory=PricingConfig)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    rate_limits: list[RateLimitConfig] = Field(default_factory=list)
 
     @field_validator("models")
     @classmethod

@@ -18,11 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from steward.demo.config import write_demo_config
+from steward.demo.discovery_step import print_shadow_ai
 from steward.demo.guard_steps import DOCUMENT_NAME, GuardScript, print_findings, register_document
 from steward.demo.server import GatewayProcess
 from steward.store.db import make_engine, session_factory
 from steward.store.models import UsageEvent
-from steward.usage.summary import summarize
+from steward.usage.reports import report
 
 console = Console()
 
@@ -225,6 +226,7 @@ def wait_for_events(url: str, expected: int, timeout_s: float = 15.0) -> int:
 
 
 def print_summary(db_url: str) -> None:
+    """Usage by team, app and model, from the rollups (what `steward usage --by ...` prints)."""
     engine = make_engine(db_url)
     try:
         with session_factory(engine)() as s:
@@ -232,9 +234,9 @@ def print_summary(db_url: str) -> None:
                 table = Table(title=f"Usage by {dim}", title_justify="left")
                 for col in (dim, "requests", "errors", "input tok", "output tok", "cost (USD)"):
                     table.add_column(col, justify="left" if col == dim else "right")
-                for row in summarize(s, [dim]):
+                for row in report(s, [dim]):
                     table.add_row(
-                        row.group[dim] or "(none)",
+                        row.group[dim],
                         str(row.requests),
                         str(row.errors),
                         str(row.input_tokens),
@@ -284,6 +286,7 @@ def run_demo(port: int = 0, keep_running: bool = False) -> int:
         console.print(f"usage events in the ledger: {stored} for {len(steps)} requests")
         print_summary(db_url)
         print_findings(console, db_url)
+        print_shadow_ai(console, db_url, admin.http)
         console.print(
             f"Admin API: {gw.url}/admin/v1 (OpenAPI {gw.url}/openapi.json, docs {gw.url}/docs)"
         )

@@ -2,7 +2,9 @@
 
 A background task reads each segment past its cursor (`<segment>.cursor`, replaced atomically),
 inserts the rows with ON CONFLICT (id) DO NOTHING in one transaction per batch, then advances the
-cursor. All file and database work runs in a worker thread so the event loop never waits on it.
+cursor. The usage events a batch actually adds (RETURNING id) update the usage rollups in the
+same transaction (`steward.usage.rollup`), so each event is counted there exactly once. All file
+and database work runs in a worker thread so the event loop never waits on it.
 
 - Database unreachable: one warning per outage, capped exponential back-off, retry; the events
   stay in the spool.
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import DateTime, Engine, Float, Numeric, Table
+from sqlalchemy import Connection, DateTime, Engine, Float, Numeric, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,12 +49,20 @@ from steward.events.spool import (
     write_cursor,
 )
 from steward.store.models import AuditEvent, GuardFinding, UsageEvent
+from steward.usage import rollup
 
 log = logging.getLogger(__name__)
 
 Database = Engine | sessionmaker[Session]
 Converter = Callable[[Any], Any]
+# Called in the insert's transaction with the rows that insert added (not the duplicates).
+AfterInsert = Callable[[Connection, list[dict[str, Any]]], None]
 _STALE_TMP_S = 300.0
+
+
+def default_hooks() -> dict[str, AfterInsert]:
+    """Table name -> what to do with its newly inserted rows: usage events feed the rollups."""
+    return {"usage_events": rollup.apply}
 
 
 def default_tables() -> dict[str, Table]:
@@ -230,6 +240,7 @@ class Shipper:
         own_spool: Spool | None = None,
         max_backoff_s: float = 30.0,
         tables: Mapping[str, Table] | None = None,
+        after_insert: Mapping[str, AfterInsert] | None = None,
     ) -> None:
         self.spool_dir = Path(spool_dir)
         self.interval_s = interval_s
@@ -239,6 +250,7 @@ class Shipper:
         tbl = dict(tables) if tables is not None else default_tables()
         self._schema = _Schema(tbl, {t.name: _converters(t) for t in tbl.values()})
         self._tables_by_name = {t.name: t for t in tbl.values()}
+        self._hooks = dict(after_insert if after_insert is not None else default_hooks())
         self._engine: Engine = self._resolve_engine(db)
         self._pass_lock = threading.Lock()
         self._stopping = asyncio.Event()
@@ -412,12 +424,29 @@ class Shipper:
             with self._engine.begin() as conn:
                 for (name, _keys), items in batch.groups.items():
                     stmt = self._statement(self._tables_by_name[name])
-                    conn.execute(stmt, [row for _, _, row in items])
+                    self._execute(conn, name, stmt, [row for _, _, row in items])
             return []
         except Exception as exc:
             if not _is_permanent(exc):
                 raise
         return self._insert_one_by_one(batch)
+
+    def _execute(
+        self, conn: Connection, name: str, stmt: Insert, rows: list[dict[str, Any]]
+    ) -> None:
+        """Insert; with a hook for the table, hand it exactly the rows this insert added."""
+        hook = self._hooks.get(name)
+        if hook is None:
+            conn.execute(stmt, rows)
+            return
+        added = set(conn.scalars(stmt.returning(self._tables_by_name[name].c.id), rows))
+        if added:
+            fresh = []
+            for row in rows:  # a duplicate line in the batch counts once
+                if row["id"] in added:
+                    added.discard(row["id"])
+                    fresh.append(row)
+            hook(conn, fresh)
 
     def _insert_one_by_one(self, batch: _Batch) -> list[tuple[int, bytes, str]]:
         rejected: list[tuple[int, bytes, str]] = []
@@ -426,7 +455,7 @@ class Shipper:
             for offset, raw, row in items:
                 try:
                     with self._engine.begin() as conn:
-                        conn.execute(stmt, [row])
+                        self._execute(conn, name, stmt, [row])
                 except Exception as exc:
                     if not _is_permanent(exc):
                         raise
@@ -488,4 +517,4 @@ class Shipper:
                         path.unlink()
 
 
-__all__ = ["RejectedRecord", "Shipper", "default_tables"]
+__all__ = ["AfterInsert", "RejectedRecord", "Shipper", "default_hooks", "default_tables"]

@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 
 from steward.config.settings import Runtime
-from steward.gateway import handlers
+from steward.gateway import handlers, handlers_usage
 from steward.gateway.asgi import Receive, Scope, Send, send_body
 from steward.gateway.state import Gateway
+from steward.observability.endpoint import metrics_endpoint
 
 log = logging.getLogger("steward.gateway")
 
@@ -24,8 +25,13 @@ class StewardApp:
 
     def __init__(self, runtime: Runtime) -> None:
         from steward.admin.api import create_admin_app
+        from steward.admin.routes_inventory import inventory_router
+        from steward.admin.routes_usage import usage_router
         from steward.guard.documents import GuardDocuments
         from steward.identity.service import IdentityService
+        from steward.inventory import InventoryService
+        from steward.usage.budgets.service import BudgetService
+        from steward.usage.service import UsageReports
 
         self.gateway = Gateway(runtime)
         gw = self.gateway
@@ -33,7 +39,16 @@ class StewardApp:
         documents = GuardDocuments(
             gw.sessions, min_words=gw.config.guard.detectors.fingerprint_min_words
         )
-        self.admin = create_admin_app(self.identity, guard=gw.guard, documents=documents)
+        inventory = inventory_router(InventoryService(gw.sessions, gw.config))
+        usage = usage_router(UsageReports(gw.sessions, gw.config.organisation))
+        self.admin = create_admin_app(
+            self.identity, guard=gw.guard, documents=documents, extra_routers=[inventory, usage]
+        )
+        self.admin.state.budgets = BudgetService(  # checks a budget's model and provider
+            gw.sessions,
+            models=[m.name for m in gw.config.models],
+            providers=list(gw.config.providers),
+        )
         self.routes: dict[str, Handler] = {
             "/v1/chat/completions": lambda s, r, w: handlers.inference(
                 gw, s, r, w, "chat", "openai"
@@ -45,7 +60,9 @@ class StewardApp:
                 gw, s, r, w, "embeddings", "openai"
             ),
             "/v1/models": lambda s, r, w: handlers.models(gw, s, r, w),
+            "/v1/usage/self": lambda s, r, w: handlers_usage.usage_self(gw, s, r, w),
             "/healthz": self._health,
+            "/metrics": lambda s, r, w: metrics_endpoint(gw, s, r, w),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

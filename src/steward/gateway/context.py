@@ -67,6 +67,8 @@ class RequestContext:
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     # guard: per-request state of the guard stages (None when the guard is off)
     guard: Any = None
+    # limit: the budget and rate-limit reservation, settled in the limit stage's on_finish
+    limit: Any = None
     # further event records (kind + row) stages want written with the usage event
     extra_events: list[dict[str, Any]] = field(default_factory=list)
     overhead_ms: float = 0.0

@@ -306,7 +306,7 @@ async def unknown_path(scope: Scope, send: Send) -> None:
     err = GatewayError(
         404,
         f"Steward does not serve {scope['method']} {scope['path']}; it serves "
-        "/v1/chat/completions, /v1/messages, /v1/embeddings and /v1/models",
+        "/v1/chat/completions, /v1/messages, /v1/embeddings, /v1/models and /v1/usage/self",
         type="not_found_error",
         code="unknown_endpoint",
     )

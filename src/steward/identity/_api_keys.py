@@ -157,6 +157,12 @@ def _bind(
     app_row = find_optional(session, App, app)
     team_row = find_optional(session, Team, team)
     app_id = None if app_row is None else app_row.id
+    if app_row is not None and app_row.risk_tier == "prohibited":
+        raise Invalid(
+            f"app '{app_row.name}' has risk tier 'prohibited' and may not get keys; "
+            "change its risk tier if that is wrong",
+            code="app_prohibited",
+        )
     if user:
         u = find(session, User, user)
         return _Binding("user", _user_team(session, u, team_row), app_id, user_id=u.id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,7 +20,8 @@ from steward.identity._base import (
     set_suspended,
     utcnow,
 )
-from steward.identity._validate import choice, clean_name, clean_text
+from steward.identity._validate import choice, clean_data_classes, clean_name, clean_text
+from steward.identity.errors import Invalid
 from steward.identity.records import (
     RISK_TIERS,
     SYSTEM_ACTOR,
@@ -40,6 +44,10 @@ def _app_info(names: NameCache, app: App) -> AppInfo:
         description=app.description,
         suspended=app.suspended,
         created_at=must_utc(app.created_at),
+        purpose=app.purpose,
+        data_classes=list(app.data_classes or []),
+        risk_tier=app.risk_tier,
+        managed=app.managed,
     )
 
 
@@ -55,6 +63,7 @@ def _agent_info(names: NameCache, agent: Agent) -> AgentInfo:
         risk_tier=agent.risk_tier,
         suspended=agent.suspended,
         created_at=must_utc(agent.created_at),
+        data_classes=list(agent.data_classes or []),
     )
 
 
@@ -75,6 +84,79 @@ def _team_id(session: Session, team: str | None) -> str | None:
     return None if row is None else row.id
 
 
+# update field -> (column, the model whose name stands for an id in the audit, if any)
+_APP_COLUMNS: dict[str, tuple[str, type[Team] | type[User] | None]] = {
+    "team": ("team_id", Team),
+    "owner": ("owner_id", User),
+    "description": ("description", None),
+    "purpose": ("purpose", None),
+    "data_classes": ("data_classes", None),
+    "risk_tier": ("risk_tier", None),
+    "managed": ("managed", None),
+}
+_AGENT_COLUMNS = {k: v for k, v in _APP_COLUMNS.items() if k not in ("description", "managed")}
+
+
+def _app_changes(
+    team: str | None,
+    owner: str | None,
+    description: str | None,
+    purpose: str | None,
+    data_classes: Sequence[str] | None,
+    risk_tier: str | None,
+    managed: bool | None,
+) -> dict[str, Any]:
+    """The validated fields an update asks for (None: leave as it is)."""
+    wanted: dict[str, Any] = {}
+    if team is not None:
+        wanted["team"] = team.strip()
+    if owner is not None:
+        wanted["owner"] = owner.strip()
+    if description is not None:
+        wanted["description"] = clean_text("description", description)
+    if purpose is not None:
+        wanted["purpose"] = clean_text("purpose", purpose)
+    if data_classes is not None:
+        wanted["data_classes"] = clean_data_classes(data_classes)
+    if risk_tier is not None:
+        wanted["risk_tier"] = choice("risk tier", risk_tier, RISK_TIERS)
+    if managed is not None:
+        wanted["managed"] = managed
+    if not wanted:
+        raise Invalid(
+            "nothing to update; give at least one field to change (purpose, data classes, "
+            "risk tier, owner, team, ...)",
+            code="nothing_to_update",
+        )
+    return wanted
+
+
+def _apply(
+    row: App | Agent,
+    wanted: dict[str, Any],
+    columns: dict[str, tuple[str, type[Team] | type[User] | None]],
+    names: NameCache,
+) -> dict[str, list[Any]]:
+    """Set the wanted columns; return field -> [before, after] for those that changed (names,
+    not ids, for references)."""
+    changes: dict[str, list[Any]] = {}
+    for field, value in wanted.items():
+        column, ref = columns[field]
+        before = getattr(row, column)
+        if field == "data_classes":
+            before = list(before or [])
+        if before == value:
+            continue
+        setattr(row, column, value)
+        if ref is Team:
+            changes[field] = [names.name(Team, before), names.name(Team, value)]
+        elif ref is User:
+            changes[field] = [names.name(User, before), names.name(User, value)]
+        else:
+            changes[field] = [before, value]
+    return changes
+
+
 class AppsAgentsMixin(ServiceBase):
     # -- apps --------------------------------------------------------------------------------
 
@@ -85,11 +167,18 @@ class AppsAgentsMixin(ServiceBase):
         owner: str | None = None,
         description: str = "",
         *,
+        purpose: str = "",
+        data_classes: Sequence[str] | None = None,
+        risk_tier: str | None = None,
         actor: Actor = SYSTEM_ACTOR,
     ) -> AppInfo:
         """Register an application; team and owner (a user) are optional references."""
         name = clean_name("app", name)
         description = clean_text("description", description)
+        purpose = clean_text("purpose", purpose)
+        classes = clean_data_classes(data_classes)
+        if risk_tier is not None:
+            risk_tier = choice("risk tier", risk_tier, RISK_TIERS)
         with self._write() as s:
             ensure_unique_name(s, App, name)
             owner_row = find_optional(s, User, owner)
@@ -101,11 +190,74 @@ class AppsAgentsMixin(ServiceBase):
                 description=description,
                 suspended=False,
                 created_at=utcnow(),
+                purpose=purpose,
+                data_classes=classes,
+                risk_tier=risk_tier,
+                managed=True,
             )
             s.add(app)
             s.flush()
             self._changed(s, actor, "app.create", "app", app.id, details={"name": name})
             return _app_info(NameCache(s), app)
+
+    def update_app(
+        self,
+        app: str,
+        *,
+        team: str | None = None,
+        owner: str | None = None,
+        description: str | None = None,
+        purpose: str | None = None,
+        data_classes: Sequence[str] | None = None,
+        risk_tier: str | None = None,
+        managed: bool | None = None,
+        actor: Actor = SYSTEM_ACTOR,
+    ) -> AppInfo:
+        """Change an app's inventory fields; None leaves a field as it is, "" clears team or
+        owner. Marking a discovered app `managed` brings it under management."""
+        wanted = _app_changes(team, owner, description, purpose, data_classes, risk_tier, managed)
+        with self._write() as s:
+            row = find(s, App, app)
+            names = NameCache(s)
+            if "team" in wanted:
+                wanted["team"] = _team_id(s, wanted["team"])
+            if "owner" in wanted:
+                owner_row = find_optional(s, User, wanted["owner"])
+                wanted["owner"] = None if owner_row is None else owner_row.id
+            changes = _apply(row, wanted, _APP_COLUMNS, names)
+            details = {"name": row.name, "changes": changes}
+            self._changed(s, actor, "app.update", "app", row.id, details=details)
+            return _app_info(NameCache(s), row)
+
+    def register_discovered_app(
+        self, name: str, purpose: str, evidence: dict[str, Any], *, actor: Actor = SYSTEM_ACTOR
+    ) -> tuple[AppInfo, bool]:
+        """Record a shadow-AI finding as an unmanaged app, once: an app of that name already
+        there is left alone. Returns the app and whether it was created now."""
+        name = clean_name("app", name)
+        purpose = clean_text("purpose", purpose)
+        with self._write() as s:
+            existing = s.scalar(select(App).where(App.name == name))
+            if existing is not None:
+                return _app_info(NameCache(s), existing), False
+            app = App(
+                id=short_id("app"),
+                name=name,
+                team_id=None,
+                owner_id=None,
+                description="",
+                suspended=False,
+                created_at=utcnow(),
+                purpose=purpose,
+                data_classes=[],
+                risk_tier=None,
+                managed=False,
+            )
+            s.add(app)
+            s.flush()
+            details = {"name": name, **evidence}
+            self._changed(s, actor, "app.discover", "app", app.id, details=details)
+            return _app_info(NameCache(s), app), True
 
     def list_apps(self, team: str | None = None) -> list[AppInfo]:
         with self._read() as s:
@@ -175,6 +327,37 @@ class AppsAgentsMixin(ServiceBase):
             details = {"name": name, "owner": owner_row.name, "risk_tier": risk_tier}
             self._changed(s, actor, "agent.create", "agent", agent.id, details=details)
             return _agent_info(NameCache(s), agent)
+
+    def update_agent(
+        self,
+        agent: str,
+        *,
+        owner: str | None = None,
+        team: str | None = None,
+        purpose: str | None = None,
+        data_classes: Sequence[str] | None = None,
+        risk_tier: str | None = None,
+        actor: Actor = SYSTEM_ACTOR,
+    ) -> AgentInfo:
+        """Change an agent's owner (always a user), team ("" clears it), purpose, data classes
+        or risk tier; None leaves a field as it is."""
+        if owner is not None and not owner.strip():
+            raise Invalid(
+                "an agent always has an accountable owner; give the user who takes over",
+                code="agent_without_owner",
+            )
+        wanted = _app_changes(team, owner, None, purpose, data_classes, risk_tier, None)
+        with self._write() as s:
+            row = find(s, Agent, agent)
+            names = NameCache(s)
+            if "team" in wanted:
+                wanted["team"] = _team_id(s, wanted["team"])
+            if "owner" in wanted:
+                wanted["owner"] = find(s, User, wanted["owner"]).id
+            changes = _apply(row, wanted, _AGENT_COLUMNS, names)
+            details = {"name": row.name, "changes": changes}
+            self._changed(s, actor, "agent.update", "agent", row.id, details=details)
+            return _agent_info(NameCache(s), row)
 
     def list_agents(self, owner: str | None = None, team: str | None = None) -> list[AgentInfo]:
         with self._read() as s:

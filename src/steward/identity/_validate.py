@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from steward.identity.errors import Invalid
+from steward.identity.records import DATA_CLASSES
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -52,3 +54,20 @@ def choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
             code=f"invalid_{field.replace(' ', '_')}",
         )
     return value
+
+
+def clean_data_classes(values: Sequence[str] | None) -> list[str]:
+    """Data classes in the order given, without duplicates, each a known class."""
+    out: list[str] = []
+    for raw in values or ():
+        value = raw.strip().lower()
+        if not value:
+            continue
+        if value not in DATA_CLASSES:
+            raise Invalid(
+                f"data class '{raw}' is not one of {', '.join(DATA_CLASSES)}; choose from those",
+                code="invalid_data_class",
+            )
+        if value not in out:
+            out.append(value)
+    return out

@@ -13,6 +13,16 @@ PrincipalType = Literal["user", "app", "agent", "service"]
 KeyStatus = Literal["active", "suspended", "expired", "revoked"]
 
 RISK_TIERS: tuple[str, ...] = ("minimal", "limited", "high", "prohibited")
+# the inventory's data classes; config.models.DataClass lists the same (a test checks)
+DATA_CLASSES: tuple[str, ...] = (
+    "public",
+    "internal",
+    "confidential",
+    "pii",
+    "financial",
+    "health",
+    "secret",
+)
 ADMIN_ROLES: tuple[str, ...] = ("admin", "auditor")
 
 
@@ -62,6 +72,10 @@ class AppInfo:
     description: str
     suspended: bool
     created_at: datetime
+    purpose: str = ""
+    data_classes: list[str] = field(default_factory=list)
+    risk_tier: str | None = None  # None: not yet classified
+    managed: bool = True  # False: found by shadow-AI discovery, not registered by hand
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,7 @@ class AgentInfo:
     risk_tier: str
     suspended: bool
     created_at: datetime
+    data_classes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -143,6 +158,7 @@ class AuditEntry:
 
 __all__ = [
     "ADMIN_ROLES",
+    "DATA_CLASSES",
     "RISK_TIERS",
     "Actor",
     "ActorType",

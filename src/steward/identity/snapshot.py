@@ -26,6 +26,8 @@ from steward.store.models import (
     Team,
     User,
 )
+from steward.usage.budgets.records import load_budgets
+from steward.usage.budgets.spec import BudgetSpec
 
 log = logging.getLogger("steward.snapshot")
 
@@ -54,6 +56,7 @@ class Snapshot:
     names: dict[str, str] = field(default_factory=dict)  # team/app/agent/user id -> name
     # registered confidential documents: id -> (name, winnowed fingerprints)
     documents: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
+    budgets: tuple[BudgetSpec, ...] = ()  # every budget (enforced by the limit stage)
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -118,7 +121,13 @@ def load_snapshot(session: Session) -> Snapshot:
     documents = {
         d.id: (d.name, list(d.fingerprints)) for d in session.scalars(select(GuardDocument))
     }
-    return Snapshot(version=version, keys=keys, names=names, documents=documents)
+    return Snapshot(
+        version=version,
+        keys=keys,
+        names=names,
+        documents=documents,
+        budgets=load_budgets(session),
+    )
 
 
 def read_version(session: Session) -> int:
@@ -133,7 +142,13 @@ def _dump(snap: Snapshot) -> bytes:
         d["allowed_models"] = sorted(p.allowed_models) if p.allowed_models is not None else None
         keys[h] = d
     return orjson.dumps(
-        {"version": snap.version, "keys": keys, "names": snap.names, "documents": snap.documents}
+        {
+            "version": snap.version,
+            "keys": keys,
+            "names": snap.names,
+            "documents": snap.documents,
+            "budgets": [b.to_json() for b in snap.budgets],
+        }
     )
 
 
@@ -146,7 +161,11 @@ def _load(data: bytes) -> Snapshot:
         keys[h] = Principal(**d)
     documents = {k: (v[0], list(v[1])) for k, v in raw.get("documents", {}).items()}
     return Snapshot(
-        version=int(raw["version"]), keys=keys, names=raw.get("names", {}), documents=documents
+        version=int(raw["version"]),
+        keys=keys,
+        names=raw.get("names", {}),
+        documents=documents,
+        budgets=tuple(BudgetSpec.from_json(b) for b in raw.get("budgets", [])),
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -16,9 +17,12 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from steward.usage.histogram import BUCKETS as LATENCY_BUCKETS
 
 
 class Base(DeclarativeBase):
@@ -67,6 +71,11 @@ class App(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    # inventory (migration 0006): what it is for, what data it may touch, how risky it is
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    data_classes: Mapped[list[str] | None] = mapped_column(JSON, default=list)
+    risk_tier: Mapped[str | None] = mapped_column(String(20))  # None: not yet classified
+    managed: Mapped[bool] = mapped_column(Boolean, default=True)  # False: found by discovery
 
 
 class Agent(Base):
@@ -79,6 +88,7 @@ class Agent(Base):
     risk_tier: Mapped[str] = mapped_column(String(20), default="limited")
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    data_classes: Mapped[list[str] | None] = mapped_column(JSON, default=list)  # 0006
 
 
 class ServiceAccount(Base):
@@ -177,6 +187,80 @@ class UsageEvent(Base):
     )
 
 
+# -- usage rollups (migration 0004): totals per hour, day and month, kept up to date by the
+# event shipper in the transaction that inserts the events, so reports never scan usage_events.
+# Absent dimensions are '' (not NULL) so that the primary key works as an upsert target on both
+# SQLite and PostgreSQL. Cost is an exact integer in units of 1e-10 USD (the ledger's precision).
+
+ROLLUP_GRAINS = ("hour", "day", "month")
+ROLLUP_SUMS = (
+    "requests",
+    "errors",  # status >= 400
+    "blocked",  # refused or withheld by the guard
+    "priced_requests",  # cost known
+    "unpriced_requests",  # no price: served (status < 400) or consumed tokens, cost unknown
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "unpriced_input_tokens",
+    "unpriced_output_tokens",
+    "cost_usd_e10",
+)
+LATENCY_COLUMNS = tuple(f"lat_{i:02d}" for i in range(LATENCY_BUCKETS))  # successful requests
+
+
+def _rollup_metrics() -> list[Column[Any]]:
+    cols: list[Column[Any]] = [
+        Column(name, BigInteger, nullable=False, server_default="0") for name in ROLLUP_SUMS
+    ]
+    cols.append(Column("latency_ms_total", Float, nullable=False, server_default="0"))
+    cols += [
+        Column(name, BigInteger, nullable=False, server_default="0") for name in LATENCY_COLUMNS
+    ]
+    return cols
+
+
+def _dimension(name: str, length: int) -> Column[str]:
+    return Column(name, String(length), primary_key=True)
+
+
+usage_rollups = Table(
+    "usage_rollups",
+    Base.metadata,
+    _dimension("grain", 5),  # hour | day | month
+    Column("bucket", DateTime(timezone=True), primary_key=True),  # start of the hour/day/month
+    _dimension("team_id", 40),
+    _dimension("user_id", 40),
+    _dimension("app_id", 40),
+    _dimension("agent_id", 40),
+    _dimension("service_account_id", 40),
+    _dimension("key_id", 40),
+    _dimension("model", 200),
+    _dimension("provider", 200),
+    _dimension("upstream_model", 200),
+    *_rollup_metrics(),
+    Index("ix_usage_rollups_key", "key_id", "grain", "bucket"),
+)
+
+# High-cardinality attributes (the app's end user, each tag) have their own rollup, one row per
+# label value with a few low-cardinality dimensions, so they never multiply the main table; it
+# keeps day and month rows only (end users would make hour rows nearly one per event).
+usage_label_rollups = Table(
+    "usage_label_rollups",
+    Base.metadata,
+    _dimension("grain", 5),
+    Column("bucket", DateTime(timezone=True), primary_key=True),
+    _dimension("label", 210),  # end_user | tag:<key>
+    _dimension("value", 200),
+    _dimension("team_id", 40),
+    _dimension("app_id", 40),
+    _dimension("model", 200),
+    *_rollup_metrics(),
+)
+
+
 class GuardFinding(Base):
     """What a guard found in one place of one request: never the value, at most a keyed hash."""
 
@@ -240,12 +324,39 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_ts", "ts"), Index("ix_audit_action_ts", "action", "ts"))
 
 
+class Budget(Base):
+    """A spending limit on a principal (or the whole organisation: scope `org`) over a UTC
+    calendar period or a rolling window, optionally for one model alias or provider (0005).
+    `target_id` is the principal's id; there is no foreign key because the kind varies."""
+
+    __tablename__ = "budgets"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    scope: Mapped[str] = mapped_column(String(20))  # key | user | team | app | agent | org
+    target_id: Mapped[str | None] = mapped_column(String(40))
+    model: Mapped[str | None] = mapped_column(String(200))
+    provider: Mapped[str | None] = mapped_column(String(200))
+    amount_usd: Mapped[float] = mapped_column(Numeric(18, 6))
+    period: Mapped[str] = mapped_column(String(20))  # day | week | month | rolling
+    window_s: Mapped[int | None] = mapped_column(Integer)
+    alerts: Mapped[list[int]] = mapped_column(JSON)
+    hard: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (Index("ix_budget_scope_target", "scope", "target_id"),)
+
+
 __all__ = [
+    "LATENCY_COLUMNS",
+    "ROLLUP_GRAINS",
+    "ROLLUP_SUMS",
     "AdminKey",
     "Agent",
     "ApiKey",
     "App",
     "AuditEvent",
+    "Budget",
     "GuardDocument",
     "GuardFinding",
     "Base",
@@ -255,4 +366,6 @@ __all__ = [
     "TeamMember",
     "UsageEvent",
     "User",
+    "usage_label_rollups",
+    "usage_rollups",
 ]

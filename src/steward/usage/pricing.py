@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from steward.config.models import ModelConfig, ProviderConfig
+from steward.config.models import ModelConfig, PriceConfig, PricingConfig, ProviderConfig
 from steward.providers.base import Usage
+from steward.usage._price_rules import PriceRules
 
 log = logging.getLogger("steward.pricing")
 
@@ -26,6 +27,19 @@ class Rates:
     cache_read: Decimal | None
     cache_write: Decimal | None
     source: str
+    discount_percent: Decimal = Decimal(0)  # a contract discount already applied to the rates
+
+    def discounted(self, percent: Decimal) -> Rates:
+        """These rates after a contract discount of `percent` (0-100)."""
+        f = 1 - percent / 100
+        return Rates(
+            self.input * f,
+            self.output * f,
+            None if self.cache_read is None else self.cache_read * f,
+            None if self.cache_write is None else self.cache_write * f,
+            self.source,
+            percent,
+        )
 
     def cost(self, u: Usage) -> Decimal:
         cached = min(u.cached_tokens, u.input_tokens)
@@ -46,11 +60,38 @@ def _flat(value: Any) -> Decimal | None:
     raise TypeError("tiered price")
 
 
+def _config_rates(p: PriceConfig, source: str) -> Rates:
+    return Rates(
+        Decimal(str(p.input_per_mtok)),
+        Decimal(str(p.output_per_mtok)),
+        Decimal(str(p.cache_read_per_mtok)) if p.cache_read_per_mtok is not None else None,
+        Decimal(str(p.cache_write_per_mtok)) if p.cache_write_per_mtok is not None else None,
+        source,
+    )
+
+
+def genai_lookup(ref: str, base_url: str | None) -> Any | None:
+    """genai-prices' calculation for one token of `ref` (its model, provider and price), first
+    for the provider at `base_url`, then for any provider; None when it knows no price."""
+    from genai_prices import Usage as GUsage
+    from genai_prices import calc_price
+
+    one = GUsage(input_tokens=1, output_tokens=1)
+    try:
+        return calc_price(one, model_ref=ref, provider_api_url=base_url)
+    except LookupError:
+        try:
+            return calc_price(one, model_ref=ref)
+        except LookupError:
+            return None
+
+
 class Pricer:
     """Resolves and caches the rates of each (provider, model) once; pricing a request is then a
     few multiplications."""
 
-    def __init__(self) -> None:
+    def __init__(self, pricing: PricingConfig | None = None) -> None:
+        self.rules = PriceRules(pricing)
         self._cache: dict[tuple[str, str], Rates | None] = {}
         self._fallback: dict[tuple[str, str], Any] = {}
 
@@ -65,17 +106,22 @@ class Pricer:
     def _resolve(
         self, model: ModelConfig, provider_name: str, provider: ProviderConfig
     ) -> Rates | None:
+        rates = self.list_rates(model, provider_name, provider)
+        found = None if rates is None else self.rules.discount(provider_name, model)
+        if rates is None or found is None:
+            return rates
+        return rates.discounted(Decimal(str(found[1].percent)))
+
+    def list_rates(
+        self, model: ModelConfig, provider_name: str, provider: ProviderConfig
+    ) -> Rates | None:
+        """The rates before any discount: the model's `price`, else the first matching
+        `pricing.overrides` entry, else genai-prices (not for `sim` providers). Uncached."""
         if model.price is not None:
-            p = model.price
-            return Rates(
-                Decimal(str(p.input_per_mtok)),
-                Decimal(str(p.output_per_mtok)),
-                Decimal(str(p.cache_read_per_mtok)) if p.cache_read_per_mtok is not None else None,
-                Decimal(str(p.cache_write_per_mtok))
-                if p.cache_write_per_mtok is not None
-                else None,
-                "config",
-            )
+            return _config_rates(model.price, "config")
+        override = self.rules.override(provider_name, model)
+        if override is not None:
+            return _config_rates(override[1], "config-override")
         if provider.kind == "sim":
             return None
         return self._from_genai_prices(model, provider_name, provider)
@@ -83,26 +129,15 @@ class Pricer:
     def _from_genai_prices(
         self, model: ModelConfig, provider_name: str, provider: ProviderConfig
     ) -> Rates | None:
-        from genai_prices import Usage as GUsage
-        from genai_prices import calc_price
-
         ref = model.price_model or model.target
-        try:
-            calc = calc_price(
-                GUsage(input_tokens=1, output_tokens=1),
-                model_ref=ref,
-                provider_api_url=provider.base_url,
+        calc = genai_lookup(ref, provider.base_url)
+        if calc is None:
+            log.warning(
+                "no price known for model '%s' (%s); its cost is recorded as null",
+                ref,
+                provider_name,
             )
-        except LookupError:
-            try:
-                calc = calc_price(GUsage(input_tokens=1, output_tokens=1), model_ref=ref)
-            except LookupError:
-                log.warning(
-                    "no price known for model '%s' (%s); its cost is recorded as null",
-                    ref,
-                    provider_name,
-                )
-                return None
+            return None
         mp = calc.model_price
         try:
             return Rates(
@@ -123,7 +158,8 @@ class Pricer:
         if rates is None:
             return None, None
         if rates.source == "genai-prices-tiered":
-            return self._tiered(self._fallback[(provider_name, model.name)], usage), "genai-prices"
+            total = self._tiered(self._fallback[(provider_name, model.name)], usage)
+            return total * (1 - rates.discount_percent / 100), "genai-prices"
         return rates.cost(usage), rates.source
 
     @staticmethod
