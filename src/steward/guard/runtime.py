@@ -49,7 +49,16 @@ def build_scanner(settings: GuardSettings, snapshot: Snapshot | None) -> Scanner
     if snapshot is not None:
         for doc_id, (name, hashes) in snapshot.documents.items():
             index.add(doc_id, set(hashes), name=name)
-    return Scanner(settings.detectors, fingerprints=index)
+    detectors = settings.detectors
+    if not detectors.injection_classifier:
+        return Scanner(detectors, fingerprints=index)
+    # optional extra: imported only when enabled; one model per process, shared by rebuilds
+    from steward.guard.classifier import injection_classifier
+
+    classifier = injection_classifier(
+        detectors.injection_classifier_threshold, detectors.injection_classifier_model_dir
+    )
+    return Scanner(detectors, fingerprints=index, classifier=classifier)
 
 
 class GuardRuntime:
