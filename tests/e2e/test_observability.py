@@ -46,7 +46,16 @@ def total(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **w
 def traffic(gw: Gateway) -> dict[str, Any]:
     """A user key in a fresh team and app, and one request of each kind through it."""
     key, org, created = gw.user_key()
-    oa = openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0)
+    with (
+        openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0) as oa,
+        anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0) as an,
+        openai.OpenAI(base_url=gw.url + "/v1", api_key="sk-stw-wrong", max_retries=0) as bad,
+    ):
+        chat_request_id = _requests(oa, an, bad)
+    return {"key": key, "org": org, "created": created, "chat_request_id": chat_request_id}
+
+
+def _requests(oa: openai.OpenAI, an: anthropic.Anthropic, bad: openai.OpenAI) -> str:
     chat = oa.chat.completions.with_raw_response.create(
         model="gpt-test",
         messages=[{"role": "user", "content": "hello"}],
@@ -61,7 +70,6 @@ def traffic(gw: Gateway) -> dict[str, Any]:
     )
     assert list(stream)
     oa.embeddings.create(model="emb", input="vector me")
-    an = anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0)
     an.messages.create(
         model="claude-test", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
     )
@@ -73,15 +81,10 @@ def traffic(gw: Gateway) -> dict[str, Any]:
         oa.chat.completions.create(
             model="no-such-model", messages=[{"role": "user", "content": "x"}]
         )
-    bad = openai.OpenAI(base_url=gw.url + "/v1", api_key="sk-stw-wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "x"}])
-    return {
-        "key": key,
-        "org": org,
-        "created": created,
-        "chat_request_id": chat.headers["x-steward-request-id"],
-    }
+    request_id: str = chat.headers["x-steward-request-id"]
+    return request_id
 
 
 @pytest.fixture(scope="module")
