@@ -17,6 +17,7 @@ import openai
 from rich.console import Console
 from rich.table import Table
 
+from steward.demo.budget_steps import BudgetStep, threshold_alerts
 from steward.demo.config import write_demo_config
 from steward.demo.discovery_step import print_shadow_ai
 from steward.demo.guard_steps import DOCUMENT_NAME, GuardScript, print_findings, register_document
@@ -281,11 +282,23 @@ def run_demo(port: int = 0, keep_running: bool = False) -> int:
             except Exception as exc:  # the demo reports every step, then fails at the end
                 failures += 1
                 console.print(f"  [red]✗[/] {label}: {type(exc).__name__}: {exc}")
+        label = "dave · spends a $0.001 daily budget"
+        try:
+            console.print(f"  [green]✓[/] {label}: {BudgetStep(gw.url, admin.http).run()}")
+        except Exception as exc:
+            failures += 1
+            console.print(f"  [red]✗[/] {label}: {type(exc).__name__}: {exc}")
         db_url = f"sqlite:///{data_dir / 'steward.db'}"
         stored = wait_for_events(db_url, len(steps))
         console.print(f"usage events in the ledger: {stored} for {len(steps)} requests")
         print_summary(db_url)
         print_findings(console, db_url)
+        alerts = threshold_alerts(db_url)
+        for alert in alerts:
+            console.print(f"budget alert (audit event; sent to webhooks when configured): {alert}")
+        if not alerts:
+            failures += 1
+            console.print("[red]✗[/] no budget alert was recorded")
         print_shadow_ai(console, db_url, admin.http)
         console.print(
             f"Admin API: {gw.url}/admin/v1 (OpenAPI {gw.url}/openapi.json, docs {gw.url}/docs)"
