@@ -226,3 +226,15 @@ async def test_seeding_a_rolling_window_drops_buckets_outside_it(
 async def test_marks_are_set_once(counters: Counters, clock: Clock) -> None:
     assert await counters.mark("bt:x:1:exhausted", int(clock()) + 3600)
     assert not await counters.mark("bt:x:1:exhausted", int(clock()) + 3600)
+
+
+async def test_large_amounts_stay_exact(counters: Counters, clock: Clock) -> None:
+    """Amounts are written to Redis as integers, never as 1e+16; they are exact to the nano-USD
+    up to 2**53 (9 million USD) and to a few nano-USD beyond (Lua's numbers are doubles)."""
+    b = budget(amount=10**17)
+    assert await counters.seed(b, {0: 10**15}, ms(clock))  # a million USD
+    assert (await counters.admit([], [b], 123_456_789, ms(clock), LEASE)).ok
+    assert await settle(counters, [b], 123_456_789, 123_456_789, clock) == [10**15 + 123_456_789]
+    assert await counters.seed(b, {0: 2 * 10**16}, ms(clock), add=True)  # 20 million more
+    (spent,) = await settle(counters, [b], 0, 1, clock)
+    assert abs(spent - (21 * 10**15 + 123_456_790)) <= 4

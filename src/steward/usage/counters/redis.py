@@ -5,8 +5,6 @@ server or a Sentinel-managed primary; Redis Cluster is not supported)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -25,10 +23,19 @@ from steward.usage.counters.base import (
 PREFIX = "steward:"
 
 
-def _states(values: list[Any], start: int, n: int) -> list[BudgetState]:
+def _pack(values: list[int]) -> str:
+    return ",".join(map(str, values))
+
+
+def _unpack(reply: bytes | str) -> list[int]:
+    text = reply.decode() if isinstance(reply, bytes) else str(reply)
+    return [int(v) for v in text.split(",") if v]
+
+
+def _states(values: list[int], start: int, n: int) -> list[BudgetState]:
     out = []
     for j in range(n):
-        s, r, i, c, lo = (int(v) for v in values[start + 5 * j : start + 5 * j + 5])
+        s, r, i, c, lo = values[start + 5 * j : start + 5 * j + 5]
         out.append(BudgetState(spent=s, reserved=r, seeded=bool(i), created_ms=c, oldest=lo))
     return out
 
@@ -62,19 +69,19 @@ class RedisCounters:
         lease_minutes: int,
     ) -> Outcome:
         keys: list[str] = []
-        args: list[int | str] = [len(rates), len(budgets), cost, now_ms, lease_minutes]
+        args = [len(rates), len(budgets), cost, now_ms, lease_minutes]
         for r in rates:
             keys += [f"{self.prefix}{r.key}:{r.window}", f"{self.prefix}{r.key}:{r.window - 1}"]
             args += [r.limit, r.cost, r.elapsed_ms, r.window_ms]
         for b in budgets:
             keys.append(self.prefix + b.key)
             args += [b.amount, 1 if b.hard else 0, b.bucket_s, b.buckets, b.expire_at]
-        values = await self._admit(keys=keys, args=args)
+        values = _unpack(await self._admit(keys=keys, args=[_pack(args)]))
         n = len(rates)
         return Outcome(
-            ok=int(values[0]) == 1,
-            refused=int(values[1]),
-            rates=[(int(values[2 + 2 * i]), int(values[3 + 2 * i])) for i in range(n)],
+            ok=values[0] == 1,
+            refused=values[1],
+            rates=[(values[2 + 2 * i], values[3 + 2 * i]) for i in range(n)],
             budgets=_states(values, 2 + 2 * n, len(budgets)),
         )
 
@@ -91,7 +98,7 @@ class RedisCounters:
         alerts: list[list[Alert]],
     ) -> Settled:
         keys = [f"{self.prefix}{key}:{window}" for key, window in tokens]
-        args: list[int | str] = [
+        args = [
             len(tokens),
             len(budgets),
             reserved,
@@ -104,10 +111,11 @@ class RedisCounters:
         for j, b in enumerate(budgets):
             keys.append(self.prefix + b.key)
             wanted = alerts[j] if j < len(alerts) else []
-            args += [b.bucket_s, b.buckets, b.expire_at, self.prefix + b.marks, len(wanted)]
+            args += [b.bucket_s, b.buckets, b.expire_at, len(wanted)]
             for a in wanted:
                 args += [a.percent, a.threshold]
-        values = [int(v) for v in await self._settle(keys=keys, args=args)]
+        reply = await self._settle(keys=keys, args=[_pack(args), self.prefix])
+        values = _unpack(reply)
         out = Settled(spent=[], crossed=[])
         p = 0
         for j in range(len(budgets)):
@@ -122,25 +130,21 @@ class RedisCounters:
     ) -> list[BudgetState]:
         if not budgets:
             return []
-        args: list[int | str] = [now_ms, lease_minutes]
+        args = [now_ms, lease_minutes]
         for b in budgets:
             args += [b.bucket_s, b.buckets]
-        values = await self._peek(keys=[self.prefix + b.key for b in budgets], args=args)
+        keys = [self.prefix + b.key for b in budgets]
+        values = _unpack(await self._peek(keys=keys, args=[_pack(args)]))
         return _states(values, 0, len(budgets))
 
     async def seed(
         self, budget: BudgetSlot, amounts: dict[int, int], now_ms: int, add: bool = False
     ) -> bool:
-        args: list[int | str] = [
-            now_ms,
-            budget.bucket_s,
-            budget.buckets,
-            budget.expire_at,
-            1 if add else 0,
-        ]
+        args = [now_ms, budget.bucket_s, budget.buckets, budget.expire_at, 1 if add else 0]
         for bucket, amount in amounts.items():
             args += [bucket, amount]
-        return int(await self._seed(keys=[self.prefix + budget.key], args=args)) == 1
+        reply = await self._seed(keys=[self.prefix + budget.key], args=[_pack(args)])
+        return int(reply) == 1
 
     async def mark(self, key: str, expire_at: int) -> bool:
         return bool(await self.redis.set(self.prefix + key, b"1", nx=True, exat=expire_at))
