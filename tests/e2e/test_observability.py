@@ -4,6 +4,7 @@ on loopback (decoded with opentelemetry-proto)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -230,6 +231,7 @@ def test_one_scrape_counts_every_worker(make_gateway: Callable[..., Gateway]) ->
         name="workers", server={"workers": 2, "state_poll_ms": 200, "max_body_bytes": 65536}
     ).start()
     key, org, _ = g.user_key()
+    time.sleep(1.0)  # one worker knows the key; every worker knows it within a second
     for _ in range(20):  # a new connection each: the kernel spreads them over the workers
         r = httpx.post(
             g.url + "/v1/chat/completions",
