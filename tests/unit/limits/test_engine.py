@@ -4,6 +4,7 @@ outages in both modes."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
@@ -253,4 +254,30 @@ async def test_redis_down_local_then_back(harness: Any) -> None:
     assert [r["action"] for r in h.sink.rows] == [
         "limits.redis_unavailable",
         "limits.redis_recovered",
+    ]
+
+
+@pytest.mark.redis
+async def test_with_redis_settlement_follows_the_response(harness: Any) -> None:
+    """Redis settles off the request's path: alerts are recorded on their own, once each."""
+    h = harness
+    h.budgets.create_budget("user", "ann", "0.0001", alerts=[50, 100], hard=False, name="ann")
+    limits = h.build(redis_url=redis_url_or_skip(), redis_prefix=f"steward-test:{h.user_key.id}:")
+    for _ in range(10):
+        ctx = h.ctx(h.user_key.id, body=body(max_tokens=5))
+        res = await limits.reserve(ctx)
+        assert res is not None and res.backend is limits.backends.redis
+        h.served(ctx, 0, 5)  # a tenth of the budget each
+        await limits.settle(ctx, res)
+        assert ctx.extra_events == []
+    for _ in range(50):
+        (status,) = await limits.budget_status(h.principal(h.user_key.id))
+        if status["reserved_usd"] == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert status["spent_usd"] == pytest.approx(0.0001) and status["reserved_usd"] == 0
+    await limits.stop()
+    assert [r["details"]["percent"] for r in h.sink.rows if r["action"] == "budget.threshold"] == [
+        50,
+        100,
     ]

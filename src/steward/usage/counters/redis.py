@@ -1,5 +1,6 @@
 """Counters in Redis, shared by every gateway process: each call is one Lua script (one round
-trip), so a check-and-reserve over many counters is atomic across replicas. Keys start with
+trip; calls of concurrent requests share it, see `_coalesce`), so a check-and-reserve over many
+counters is atomic across replicas. Numbers travel packed in one argument. Keys start with
 `steward:`; they are built by the caller and passed in, except the threshold marks (one Redis
 server or a Sentinel-managed primary; Redis Cluster is not supported)."""
 
@@ -11,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError
 
 from steward.usage.counters import _lua
+from steward.usage.counters._coalesce import Coalescer
 from steward.usage.counters.base import (
     Alert,
     BudgetSlot,
@@ -58,6 +60,7 @@ class RedisCounters:
         self._admit = self.redis.register_script(_lua.ADMIT)
         self._settle = self.redis.register_script(_lua.SETTLE)
         self._peek = self.redis.register_script(_lua.PEEK)
+        self._calls = Coalescer(self.redis)
         self._seed = self.redis.register_script(_lua.SEED)
 
     async def admit(
@@ -76,7 +79,7 @@ class RedisCounters:
         for b in budgets:
             keys.append(self.prefix + b.key)
             args += [b.amount, 1 if b.hard else 0, b.bucket_s, b.buckets, b.expire_at]
-        values = _unpack(await self._admit(keys=keys, args=[_pack(args)]))
+        values = _unpack(await self._calls.call(self._admit, keys, [_pack(args)]))
         n = len(rates)
         return Outcome(
             ok=values[0] == 1,
@@ -114,7 +117,7 @@ class RedisCounters:
             args += [b.bucket_s, b.buckets, b.expire_at, len(wanted)]
             for a in wanted:
                 args += [a.percent, a.threshold]
-        reply = await self._settle(keys=keys, args=[_pack(args), self.prefix])
+        reply = await self._calls.call(self._settle, keys, [_pack(args), self.prefix])
         values = _unpack(reply)
         out = Settled(spent=[], crossed=[])
         p = 0
@@ -153,6 +156,7 @@ class RedisCounters:
         return bool(await self.redis.ping())
 
     async def aclose(self) -> None:
+        await self._calls.aclose()
         await self.redis.aclose()
 
 

@@ -76,6 +76,14 @@ class Reservation:
     tokens_in: int  # estimated input tokens counted in them
 
 
+@dataclass(slots=True)
+class _Settlement:
+    res: Reservation
+    actual: int  # nano-USD
+    delta: int  # tokens to add to the token counters
+    request_id: str
+
+
 class Limits:
     """The process's budgets and rate limits: snapshot indexes, counters and alerts."""
 
@@ -246,13 +254,30 @@ class Limits:
         )
 
     async def settle(self, ctx: RequestContext, res: Reservation) -> None:
-        """Replace the reservation by the actual cost; correct token counts; send alerts."""
-        actual = self._actual_cost(ctx, res)
+        """Replace the reservation by the actual cost; correct token counts; send alerts.
+
+        In-process counters settle at once and their alerts are recorded with the request's
+        events. With Redis the settlement runs after the response (it is not on the client's
+        path; its alerts are recorded on their own): until then the reservation still holds."""
         usage = ctx.usage
         if usage is not None:
             delta = usage.input_tokens + usage.output_tokens - res.tokens_in
         else:
             delta = -res.tokens_in if ctx.attempts == 0 else 0
+        job = _Settlement(res, self._actual_cost(ctx, res), delta, ctx.request_id)
+        if res.backend is self.backends.memory:
+            ctx.extra_events += await self._settle(job)
+        else:
+            self._spawn(self._settle_later(job))
+
+    async def _settle_later(self, job: _Settlement) -> None:
+        records = await self._settle(job)
+        if records and self._sink is not None:
+            await self._sink.emit(*records)
+
+    async def _settle(self, job: _Settlement) -> list[dict[str, Any]]:
+        """Settle one reservation; return the audit records of the thresholds it crossed."""
+        res = job.res
         alerts = [
             self._pending(spec, slot) for spec, slot in zip(res.budgets, res.slots, strict=True)
         ]
@@ -261,29 +286,31 @@ class Limits:
             settled = await res.backend.settle(
                 res.slots,
                 res.cost,
-                actual,
+                job.actual,
                 res.lease_minute,
                 now_ms,
                 self._lease_minutes,
-                res.tokens if delta else [],
-                delta,
+                res.tokens if job.delta else [],
+                job.delta,
                 alerts,
             )
         except REDIS_ERRORS as exc:
             # the reservation lapses on its own (its lease); the actual spend is not counted
             self.backends.failed(exc)
-            return
+            return []
         for j, spent in enumerate(settled.spent):
             slot = res.slots[j]
             pending = alerts[j]
             if pending and spent >= pending[0].threshold:
                 self._alerts[slot.key] = (slot.amount, [a for a in pending if spent < a.threshold])
             self._usage_metric(res.budgets[j].name, slot, spent)
+        records = []
         for j, pct in settled.crossed:
             spec, sp = res.budgets[j], res.spans[j]
             payload = budget_payload(spec, settled.spent[j], sp.start, sp.end, pct)
-            ctx.extra_events.append(_audit(self._sink, threshold_row(payload, ctx.request_id)))
+            records.append(_audit(self._sink, threshold_row(payload, job.request_id)))
             await self._notify("budget.threshold", payload)
+        return records
 
     def _actual_cost(self, ctx: RequestContext, res: Reservation) -> int:
         dep = ctx.deployment
