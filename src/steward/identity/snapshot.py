@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 from collections.abc import Callable
@@ -33,6 +34,36 @@ log = logging.getLogger("steward.snapshot")
 
 
 @dataclass(frozen=True, slots=True)
+class Section:
+    """A part of the snapshot that another package owns (policies, signing keys, pinned tools,
+    suspensions...): how to read it from the store, write it to the disk cache and read it back.
+    The value must be immutable (or never mutated): every request of a process shares it."""
+
+    name: str
+    load: Callable[[Session], Any]
+    dump: Callable[[Any], Any]  # value -> JSON-able
+    parse: Callable[[Any], Any]  # JSON -> value
+    empty: Callable[[], Any]
+
+
+_SECTIONS: dict[str, Section] = {}
+# The modules that register sections, imported before the first snapshot is loaded: add yours.
+SECTION_MODULES: tuple[str, ...] = ()
+
+
+def register_section(section: Section) -> Section:
+    """Register a snapshot section (at import time of the owning module)."""
+    _SECTIONS[section.name] = section
+    return section
+
+
+def _sections() -> dict[str, Section]:
+    for module in SECTION_MODULES:
+        importlib.import_module(module)
+    return _SECTIONS
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Who a key acts for, resolved once per snapshot, never per request."""
 
@@ -57,6 +88,14 @@ class Snapshot:
     # registered confidential documents: id -> (name, winnowed fingerprints)
     documents: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
     budgets: tuple[BudgetSpec, ...] = ()  # every budget (enforced by the limit stage)
+    sections: dict[str, Any] = field(default_factory=dict)  # name -> value, see `Section`
+
+    def section(self, name: str) -> Any:
+        """A registered section's value (its empty value in a snapshot that lacks it)."""
+        try:
+            return self.sections[name]
+        except KeyError:
+            return _sections()[name].empty()
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -127,6 +166,7 @@ def load_snapshot(session: Session) -> Snapshot:
         names=names,
         documents=documents,
         budgets=load_budgets(session),
+        sections={name: sec.load(session) for name, sec in _sections().items()},
     )
 
 
@@ -148,6 +188,7 @@ def _dump(snap: Snapshot) -> bytes:
             "names": snap.names,
             "documents": snap.documents,
             "budgets": [b.to_json() for b in snap.budgets],
+            "sections": {n: _sections()[n].dump(v) for n, v in snap.sections.items()},
         }
     )
 
@@ -166,6 +207,11 @@ def _load(data: bytes) -> Snapshot:
         names=raw.get("names", {}),
         documents=documents,
         budgets=tuple(BudgetSpec.from_json(b) for b in raw.get("budgets", [])),
+        sections={
+            name: sec.parse(raw["sections"][name])
+            for name, sec in _sections().items()
+            if name in raw.get("sections", {})
+        },
     )
 
 
