@@ -78,6 +78,10 @@ class Principal:
     allowed_models: frozenset[str] | None
     expires_at: float | None  # unix seconds
     suspended: str | None  # why the key may not be used, or None
+    owner_id: str | None = None  # an agent's accountable owner (user id)
+    on_behalf_of: str | None = None  # the user an agent acts for (from a delegation token)
+    chain: tuple[str, ...] = ()  # delegation chain of agent ids, outermost actor first
+    token_id: str | None = None  # jti of the delegation token, when authenticated by one
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +143,9 @@ def load_snapshot(session: Session) -> Snapshot:
             session.scalars(select(ServiceAccount.id).where(ServiceAccount.suspended.is_(True)))
         ),
     }
+    owners: dict[str, str] = {
+        row.id: row.owner_id for row in session.execute(select(Agent.id, Agent.owner_id))
+    }
     keys: dict[str, Principal] = {}
     for key in session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None))):
         keys[key.key_hash] = Principal(
@@ -153,6 +160,7 @@ def load_snapshot(session: Session) -> Snapshot:
             allowed_models=frozenset(key.allowed_models) if key.allowed_models else None,
             expires_at=key.expires_at.timestamp() if key.expires_at else None,
             suspended=_suspension(key, suspended),
+            owner_id=owners.get(key.agent_id) if key.agent_id else None,
         )
     names: dict[str, str] = {}
     for model in (Team, User, App, Agent):
@@ -180,6 +188,7 @@ def _dump(snap: Snapshot) -> bytes:
     for h, p in snap.keys.items():
         d = asdict(p)
         d["allowed_models"] = sorted(p.allowed_models) if p.allowed_models is not None else None
+        d["chain"] = list(p.chain)
         keys[h] = d
     return orjson.dumps(
         {
@@ -199,6 +208,7 @@ def _load(data: bytes) -> Snapshot:
     for h, d in raw["keys"].items():
         am = d.get("allowed_models")
         d["allowed_models"] = frozenset(am) if am is not None else None
+        d["chain"] = tuple(d.get("chain") or ())
         keys[h] = Principal(**d)
     documents = {k: (v[0], list(v[1])) for k, v in raw.get("documents", {}).items()}
     return Snapshot(
