@@ -1,0 +1,1 @@
+"""Drift: compare the current window of each app and model with a baseline."""

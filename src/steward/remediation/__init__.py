@@ -1,0 +1,1 @@
+"""Remediation: rules that bind triggers (SLO burn, drift, spikes) to actions."""

@@ -1,0 +1,1 @@
+"""SLOs: objectives per app or model, error budgets and multi-window burn-rate alerts."""
