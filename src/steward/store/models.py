@@ -89,6 +89,8 @@ class Agent(Base):
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     data_classes: Mapped[list[str] | None] = mapped_column(JSON, default=list)  # 0006
+    # an optional executive sponsor (a user) beside the accountable owner (0008)
+    sponsor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class ServiceAccount(Base):
@@ -179,11 +181,19 @@ class UsageEvent(Base):
     tags: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     guard_action: Mapped[str | None] = mapped_column(String(20))  # strictest guard action taken
     end_user: Mapped[str | None] = mapped_column(String(200))  # the app's end user, if given
+    # delegation (0008): the user an agent acted for, the agent's accountable owner, the chain
+    # of acting agents (outermost first) and the delegation token's id
+    on_behalf_of: Mapped[str | None] = mapped_column(String(40))
+    owner_id: Mapped[str | None] = mapped_column(String(40))
+    chain: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    token_id: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (
         Index("ix_usage_ts", "ts"),
         Index("ix_usage_team_ts", "team_id", "ts"),
         Index("ix_usage_key_ts", "key_id", "ts"),
+        Index("ix_usage_agent_ts", "agent_id", "ts"),
+        Index("ix_usage_on_behalf_of_ts", "on_behalf_of", "ts"),
     )
 
 
@@ -320,8 +330,17 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # who acted when an agent did (0008): the agent, on whose behalf, its accountable owner
+    agent_id: Mapped[str | None] = mapped_column(String(40))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(40))
+    owner_id: Mapped[str | None] = mapped_column(String(40))
+    chain: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
-    __table_args__ = (Index("ix_audit_ts", "ts"), Index("ix_audit_action_ts", "action", "ts"))
+    __table_args__ = (
+        Index("ix_audit_ts", "ts"),
+        Index("ix_audit_action_ts", "action", "ts"),
+        Index("ix_audit_agent_ts", "agent_id", "ts"),
+    )
 
 
 class Budget(Base):
