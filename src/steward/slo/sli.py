@@ -37,6 +37,7 @@ eval_records = table(
     "eval_records",
     column("ts", DateTime(timezone=True)),
     column("name", String),
+    column("evaluator", String),
     column("score_value", Float),
     column("score_label", String),
     column("app_id", String),
