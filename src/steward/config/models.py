@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from steward.evals.settings import EvaluationSettings
 from steward.guard.settings import GuardSettings
 from steward.notify.settings import NotificationSettings
 from steward.observability.settings import ObservabilitySettings
@@ -157,6 +158,7 @@ class StewardConfig(_Strict):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     rate_limits: list[RateLimitConfig] = Field(default_factory=list)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
 
     @field_validator("models")
     @classmethod

@@ -49,6 +49,7 @@ from steward.events.spool import (
     write_cursor,
 )
 from steward.store.models import AuditEvent, GuardFinding, UsageEvent
+from steward.store.models_evals import EvalSample
 from steward.usage import rollup
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def default_tables() -> dict[str, Table]:
         "usage": UsageEvent.__table__,  # type: ignore[dict-item]
         "audit": AuditEvent.__table__,  # type: ignore[dict-item]
         "finding": GuardFinding.__table__,  # type: ignore[dict-item]
+        "eval_sample": EvalSample.__table__,  # type: ignore[dict-item]
     }
 
 

@@ -41,6 +41,7 @@ def build_pipeline(gw: Gateway) -> Pipeline:
             GuardOutput(gw.guard),
             Account(gw.pricer),
             Record(gw.sink),
+            *gw.evals.stages(),  # capture: sampled requests kept for evaluation, off the path
             *observe_stage(gw),  # last: sees the recorded outcome
         )
     )

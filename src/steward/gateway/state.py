@@ -9,6 +9,7 @@ from typing import Any
 
 from steward.config.settings import Runtime
 from steward.events import Shipper, Spool
+from steward.evals.runtime import EvalRuntime
 from steward.events.sink import EventSink
 from steward.gateway.context import Deployment
 from steward.gateway.pipeline import build_pipeline
@@ -85,6 +86,7 @@ class Gateway:
             workers=self.config.server.workers,
         )
         self.snapshots.on_change(self.limits.on_snapshot)
+        self.evals = EvalRuntime(self)  # live sampling and the in-process worker, if configured
         self.pipeline = build_pipeline(self)
 
     async def start(self) -> None:
@@ -93,6 +95,7 @@ class Gateway:
         await self.shipper.start()
         await self.limits.start()
         await self.notifier.start()
+        await self.evals.start()
 
     async def budget_status(self, principal: Principal) -> list[dict[str, Any]]:
         """The budgets that bind `principal`, with live spend and when each resets."""
@@ -105,6 +108,7 @@ class Gateway:
             await asyncio.to_thread(self.telemetry.shutdown)  # export pending spans, metrics
         self.metrics.close()
         await self.snapshots.close()
+        await self.evals.close()  # queued samples go to the spool before it closes
         await self.spool.close()  # release the segment first so the final flush ships it
         await self.shipper.close()
         await self.registry.aclose()
