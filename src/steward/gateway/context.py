@@ -69,6 +69,8 @@ class RequestContext:
     guard: Any = None
     # limit: the budget and rate-limit reservation, settled in the limit stage's on_finish
     limit: Any = None
+    # tool calls: the stream's tool-call reassembly state (None until a stream needs it)
+    tool_calls: Any = None
     # further event records (kind + row) stages want written with the usage event
     extra_events: list[dict[str, Any]] = field(default_factory=list)
     overhead_ms: float = 0.0

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from steward.agents.live import closed_error
 from steward.events.ids import new_id
 from steward.gateway import upstream
 from steward.gateway.asgi import (
@@ -181,7 +182,14 @@ async def _stream(gw: Gateway, ctx: RequestContext, receive: Receive, send: Send
     gone = asyncio.Event()
     watcher = asyncio.create_task(_watch_disconnect(receive, gone))
     try:
-        tail = await _pump(gw, ctx, gen, relay, first, send, gone)
+        pumped, closed = await gw.live.run(  # ends the stream if its principal is suspended
+            ctx.principal, _pump(gw, ctx, gen, relay, first, send, gone)
+        )
+        tail = pumped or b""
+        if closed is not None:
+            err = closed_error(closed)
+            fail(ctx, err)
+            tail = _stream_error_event(ctx.wire, err, ctx.request_id)
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):

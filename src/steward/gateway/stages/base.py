@@ -12,6 +12,8 @@ class Stage:
     """A pipeline stage: override only the hooks it needs."""
 
     name = "stage"
+    # True: the pipeline calls `on_chunks` (async) for streamed events instead of `on_chunk`
+    awaits_chunks = False
 
     async def on_request(self, ctx: RequestContext) -> None:
         """Before the upstream call. Raise GatewayError to stop the request."""
@@ -20,6 +22,13 @@ class Stage:
         """Each streamed event in the client's wire format; return the events to pass on
         (none to withhold it, more to release held-back content before it)."""
         return [event]
+
+    async def on_chunks(
+        self, ctx: RequestContext, events: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """`on_chunk` for a stage that must await something (e.g. an approval request) before
+        it can say which events to pass on; used when `awaits_chunks` is set."""
+        return [out for event in events for out in self.on_chunk(ctx, event)]
 
     async def on_response(self, ctx: RequestContext) -> None:
         """After a complete answer (the whole stream, for streams)."""

@@ -1,0 +1,1 @@
+"""Agents: the MCP gateway, human approvals and suspensions."""

@@ -1,0 +1,45 @@
+"""Secrets out of stored and notified arguments: the guard's detectors over every string value.
+The binding is computed over the arguments as sent; only the copy that is kept is redacted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+Redactor = Callable[[str], str]
+_REDACTED_CLASSES = frozenset({"secret"})
+
+
+class _Scanner(Protocol):
+    def scan(self, text: str) -> list[Any]: ...
+
+
+class _Guard(Protocol):
+    scanner: _Scanner
+
+
+def redact_values(value: Any, redact: Redactor) -> Any:
+    """A copy of a JSON value with every string (and object key) passed through `redact`."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): redact_values(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_values(v, redact) for v in value]
+    return value
+
+
+def secret_redactor(guard: _Guard) -> Redactor:
+    """Replace what the guard's scanner finds as secrets with `[REDACTED:<entity>]` (the
+    scanner is read at each call: it is rebuilt when registered documents change)."""
+
+    def redact(text: str) -> str:
+        findings = [f for f in guard.scanner.scan(text) if f.data_class in _REDACTED_CLASSES]
+        for f in sorted(findings, key=lambda f: f.start, reverse=True):
+            text = f"{text[: f.start]}[REDACTED:{f.entity}]{text[f.end :]}"
+        return text
+
+    return redact
+
+
+__all__ = ["Redactor", "redact_values", "secret_redactor"]
