@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from steward.agents.approvals.settings import ApprovalSettings
 from steward.evals.settings import EvaluationSettings
 from steward.guard.settings import GuardSettings
 from steward.notify.settings import NotificationSettings
@@ -158,6 +159,7 @@ class StewardConfig(_Strict):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     rate_limits: list[RateLimitConfig] = Field(default_factory=list)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
 
     @field_validator("models")

@@ -187,9 +187,9 @@ async def _stream(gw: Gateway, ctx: RequestContext, receive: Receive, send: Send
         )
         tail = pumped or b""
         if closed is not None:
-            err = closed_error(closed)
-            fail(ctx, err)
-            tail = _stream_error_event(ctx.wire, err, ctx.request_id)
+            stopped = closed_error(closed)
+            fail(ctx, stopped)
+            tail = _stream_error_event(ctx.wire, stopped, ctx.request_id)
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,9 @@ import asyncio
 import logging
 from typing import Any
 
+from steward.agents.approvals._redact import secret_redactor
+from steward.agents.approvals.service import Approvals
+from steward.agents.live import LiveSessions
 from steward.config.settings import Runtime
 from steward.events import Shipper, Spool
 from steward.evals.runtime import EvalRuntime
@@ -86,6 +89,15 @@ class Gateway:
             workers=self.config.server.workers,
         )
         self.snapshots.on_change(self.limits.on_snapshot)
+        self.live = LiveSessions(self.snapshots)  # streams and MCP sessions, closed on suspension
+        self.snapshots.on_change(self.live.on_snapshot)
+        self.approvals = Approvals(
+            self.sessions,
+            self.config.approvals,
+            notify=self.notify,
+            redact=secret_redactor(self.guard),
+        )
+        self.snapshots.on_change(self.approvals.on_snapshot)
         self.evals = EvalRuntime(self)  # live sampling and the in-process worker, if configured
         self.pipeline = build_pipeline(self)
 
@@ -95,6 +107,7 @@ class Gateway:
         await self.shipper.start()
         await self.limits.start()
         await self.notifier.start()
+        await self.approvals.start()
         await self.evals.start()
 
     async def budget_status(self, principal: Principal) -> list[dict[str, Any]]:
@@ -102,6 +115,7 @@ class Gateway:
         return await self.limits.budget_status(principal)
 
     async def stop(self) -> None:
+        await self.approvals.close()
         await self.limits.stop()
         await self.notifier.close()  # before the spool: delivery outcomes are audit events
         if self.telemetry is not None:

@@ -4,18 +4,13 @@ The binding is computed over the arguments as sent; only the copy that is kept i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from steward.guard.runtime import GuardRuntime
 
 Redactor = Callable[[str], str]
 _REDACTED_CLASSES = frozenset({"secret"})
-
-
-class _Scanner(Protocol):
-    def scan(self, text: str) -> list[Any]: ...
-
-
-class _Guard(Protocol):
-    scanner: _Scanner
 
 
 def redact_values(value: Any, redact: Redactor) -> Any:
@@ -29,7 +24,7 @@ def redact_values(value: Any, redact: Redactor) -> Any:
     return value
 
 
-def secret_redactor(guard: _Guard) -> Redactor:
+def secret_redactor(guard: GuardRuntime) -> Redactor:
     """Replace what the guard's scanner finds as secrets with `[REDACTED:<entity>]` (the
     scanner is read at each call: it is rebuilt when registered documents change)."""
 
