@@ -85,6 +85,15 @@ def _register_budgets() -> None:
 _register_budgets()
 
 
+def _register_evals() -> None:
+    from steward.cli.eval_cmd import eval_app
+
+    app.add_typer(eval_app, name="eval")
+
+
+_register_evals()
+
+
 @app.command("version")
 def version() -> None:
     """Print Steward's version."""

@@ -81,9 +81,6 @@ class EvaluatorConfig(_Strict):
     )
     apps: list[str] = Field(default_factory=list, description="Only these apps (empty: all).")
     models: list[str] = Field(default_factory=list, description="Only these models (empty: all).")
-    max_latency_ms: float = Field(
-        10_000.0, gt=0, description="latency: answers slower than this fail."
-    )
     topics: list[str] = Field(
         default_factory=list, description="topic: descriptions of the topics answers should be on."
     )

@@ -25,8 +25,10 @@ class StewardApp:
 
     def __init__(self, runtime: Runtime) -> None:
         from steward.admin.api import create_admin_app
+        from steward.admin.routes_evals import evals_router
         from steward.admin.routes_inventory import inventory_router
         from steward.admin.routes_usage import usage_router
+        from steward.evals.queries import EvalQueries
         from steward.guard.documents import GuardDocuments
         from steward.identity.service import IdentityService
         from steward.inventory import InventoryService
@@ -41,8 +43,9 @@ class StewardApp:
         )
         inventory = inventory_router(InventoryService(gw.sessions, gw.config))
         usage = usage_router(UsageReports(gw.sessions, gw.config.organisation))
+        ev = evals_router(EvalQueries(gw.sessions))  # /evaluations: records and runs
         self.admin = create_admin_app(
-            self.identity, guard=gw.guard, documents=documents, extra_routers=[inventory, usage]
+            self.identity, guard=gw.guard, documents=documents, extra_routers=[inventory, usage, ev]
         )
         self.admin.state.budgets = BudgetService(  # checks a budget's model and provider
             gw.sessions,
