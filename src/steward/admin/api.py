@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from steward.admin import routes_budgets, routes_guard, routes_keys, routes_principals
+from steward.admin import (
+    routes_budgets,
+    routes_guard,
+    routes_keys,
+    routes_mcp,
+    routes_principals,
+)
 from steward.admin.auth import authenticate
 from steward.admin.errors import install_error_handlers
 from steward.admin.schemas import ErrorBody
@@ -86,7 +92,7 @@ def create_admin_app(
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     for router in (routes_principals.router, routes_keys.router, routes_guard.router,
-                   routes_budgets.router, *extra_routers):
+                   routes_budgets.router, routes_mcp.router, *extra_routers):
         app.include_router(
             router, prefix=PREFIX, dependencies=[Depends(authenticate)], responses=_ERRORS
         )

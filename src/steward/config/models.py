@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from steward.agents.approvals.settings import ApprovalSettings
+from steward.agents.mcp.settings import McpSettings
 from steward.evals.settings import EvaluationSettings
 from steward.guard.settings import GuardSettings
 from steward.notify.settings import NotificationSettings
@@ -161,6 +162,7 @@ class StewardConfig(_Strict):
     rate_limits: list[RateLimitConfig] = Field(default_factory=list)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
 
     @field_validator("models")
     @classmethod

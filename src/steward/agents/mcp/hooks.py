@@ -1,0 +1,75 @@
+"""The MCP gateway's seams to the policy engine (Cedar decisions) and to suspensions (the kill
+switch)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from steward.agents import suspensions
+
+if TYPE_CHECKING:
+    from steward.identity.snapshot import Principal, Snapshot
+
+
+class Decision(Protocol):
+    """The policy engine's decision (steward.policy.engine.Decision)."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def verdict(self) -> str: ...
+    @property
+    def approval(self) -> bool: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def policies(self) -> tuple[str, ...]: ...
+    @property
+    def reason(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    allowed: bool
+    verdict: str
+    approval: bool
+    mode: str
+    policies: tuple[str, ...]
+    reason: str
+
+
+def decide_tool(
+    gw: Any,
+    principal: Principal,
+    tool: str,
+    server: str | None,
+    arguments: Mapping[str, Any],
+    context: Mapping[str, Any],
+) -> Decision:
+    """Cedar's decision on calling `tool` with `arguments`. Without a policy engine in the
+    process, agents are denied (tools are default-deny for agents) and others allowed."""
+    policy = getattr(gw, "policy", None)
+    if policy is not None:
+        decision: Decision = policy.decide_tool(principal, tool, server, arguments, context)
+        return decision
+    if principal.kind == "agent" or principal.agent_id is not None:
+        return _Fixed(
+            False,
+            "deny",
+            False,
+            "enforce",
+            (),
+            "no policy permits agents to call tools (default deny)",
+        )
+    return _Fixed(True, "allow", False, "enforce", (), "no policy engine: non-agents allowed")
+
+
+def blocked(snapshot: Snapshot, principal: Principal, tool_server: str | None) -> str | None:
+    """Why the principal may not call tools of `tool_server` now (its key, agent, owner, user,
+    app or the tool server suspended), or None."""
+    return suspensions.blocked(snapshot, principal, tool_server=tool_server)
+
+
+__all__ = ["Decision", "blocked", "decide_tool"]
