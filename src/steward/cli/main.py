@@ -94,6 +94,15 @@ def _register_evals() -> None:
 _register_evals()
 
 
+def _register_mcp() -> None:
+    from steward.cli.mcp_cmd import mcp_app
+
+    app.add_typer(mcp_app, name="mcp")
+
+
+_register_mcp()
+
+
 @app.command("version")
 def version() -> None:
     """Print Steward's version."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import orjson
@@ -37,6 +38,10 @@ class StewardApp:
 
         self.gateway = Gateway(runtime)
         gw = self.gateway
+        from steward.agents.mcp.service import McpGateway
+
+        self.mcp = McpGateway(gw)  # /mcp; its session manager runs inside the lifespan
+        self._mcp_running = AsyncExitStack()
         self.identity = IdentityService(gw.sessions)
         documents = GuardDocuments(
             gw.sessions, min_words=gw.config.guard.detectors.fingerprint_min_words
@@ -47,6 +52,7 @@ class StewardApp:
         self.admin = create_admin_app(
             self.identity, guard=gw.guard, documents=documents, extra_routers=[inventory, usage, ev]
         )
+        self.admin.state.mcp = self.mcp  # live upstream status for /admin/v1/mcp/servers
         self.admin.state.budgets = BudgetService(  # checks a budget's model and provider
             gw.sessions,
             models=[m.name for m in gw.config.models],
@@ -66,6 +72,7 @@ class StewardApp:
             "/v1/usage/self": lambda s, r, w: handlers_usage.usage_self(gw, s, r, w),
             "/healthz": self._health,
             "/metrics": lambda s, r, w: metrics_endpoint(gw, s, r, w),
+            "/mcp": self.mcp.handle,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -100,6 +107,7 @@ class StewardApp:
             if msg["type"] == "lifespan.startup":
                 try:
                     await self.gateway.start()
+                    await self._mcp_running.enter_async_context(self.mcp.run())
                 except Exception as exc:
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -107,6 +115,7 @@ class StewardApp:
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
                 try:
+                    await self._mcp_running.aclose()
                     await self.gateway.stop()
                 finally:
                     await send({"type": "lifespan.shutdown.complete"})
