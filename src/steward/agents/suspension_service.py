@@ -6,14 +6,15 @@ state-version bump that makes every gateway process refuse the next request."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from steward.agents.approvals._store import ApprovalStore, as_utc, audit_change, utcnow
+from steward.agents.approvals._rows import as_utc, audit_change, utcnow
+from steward.agents.approvals._store import ApprovalStore
 from steward.agents.approvals.records import Approval
 from steward.agents.approvals.settings import ApprovalSettings
 from steward.agents.suspensions import ALL_AGENTS
@@ -26,6 +27,9 @@ from steward.identity.records import Actor
 from steward.identity.state import bump_version
 from steward.store.models import Agent, ApiKey, App, ServiceAccount, User
 from steward.store.models_approvals import ApprovalRow, SuspensionRow
+
+if TYPE_CHECKING:
+    from steward.config.models import StewardConfig
 
 # CLI / API kind -> the stored kind
 KINDS: dict[str, str] = {
@@ -56,7 +60,7 @@ class SuspensionInfo:
     actor: str
     since: datetime | None
     suspended: bool = True
-    cancelled_approvals: tuple[str, ...] = ()
+    cancelled_approvals: list[str] = field(default_factory=list)
 
 
 class SuspensionService:
@@ -158,7 +162,7 @@ class SuspensionService:
                 actor=actor.label(),
                 since=now if on else None,
                 suspended=on,
-                cancelled_approvals=tuple(a.id for a in cancelled),
+                cancelled_approvals=[a.id for a in cancelled],
             )
 
     def _target(self, s: Session, kind: str, name: str) -> tuple[str, str]:
@@ -263,4 +267,17 @@ def _aware(value: datetime | None) -> datetime | None:
     return as_utc(value)
 
 
-__all__ = ["KINDS", "SuspensionInfo", "SuspensionService"]
+def suspension_service(sessions: sessionmaker[Session], config: StewardConfig) -> SuspensionService:
+    """The service for a configuration: it knows the configured models and MCP tool servers,
+    so a misspelt name is refused rather than silently suspending nothing."""
+    mcp = getattr(config, "mcp", None)
+    servers = getattr(mcp, "servers", None)
+    return SuspensionService(
+        sessions,
+        models=[m.name for m in config.models],
+        tool_servers=list(servers) if servers is not None else None,
+        approvals=config.approvals,
+    )
+
+
+__all__ = ["KINDS", "SuspensionInfo", "SuspensionService", "suspension_service"]

@@ -105,21 +105,18 @@ def blocked(
 ) -> str | None:
     """Why this principal may not use this model or tool server now, or None.
 
-    Checks the key's own suspension, every agent in the delegation chain, the all-agents
-    freeze, the user (its own, the one an agent acts for, the agent's owner), the app, the
-    model and the tool server. Dictionary lookups only: it runs on every request."""
-    if principal.suspended:
-        return principal.suspended
+    Checks every agent in the delegation chain, the user (its own, the one an agent acts for,
+    the agent's owner), the app (each with the reason recorded), the key's own suspension, the
+    all-agents freeze, the model and the tool server. Dictionary lookups only: it runs on
+    every request."""
     s: Suspensions = snapshot.section(SECTION)
     if not s.active:
-        return None
+        return principal.suspended
     names = snapshot.names
     agents = (principal.agent_id, *principal.chain) if principal.chain else (principal.agent_id,)
     for agent in agents:
         if agent is not None and agent in s.agents:
             return _why(f"agent '{names.get(agent, agent)}'", s.agents[agent])
-    if s.all_agents is not None and (principal.kind == "agent" or any(agents)):
-        return "every agent is frozen" + (f": {s.all_agents}" if s.all_agents else "")
     for label, user in (
         ("user", principal.user_id),
         ("user on whose behalf the agent acts,", principal.on_behalf_of),
@@ -127,10 +124,13 @@ def blocked(
     ):
         if user is not None and user in s.users:
             return _why(f"{label} '{names.get(user, user)}'", s.users[user])
-    if principal.app_id is not None and principal.app_id in s.apps:
-        return _why(
-            f"app '{names.get(principal.app_id, principal.app_id)}'", s.apps[principal.app_id]
-        )
+    app = principal.app_id
+    if app is not None and app in s.apps:
+        return _why(f"app '{names.get(app, app)}'", s.apps[app])
+    if principal.suspended:  # the key itself (or a service account)
+        return principal.suspended
+    if s.all_agents is not None and (principal.kind == "agent" or any(agents)):
+        return "every agent is frozen" + (f": {s.all_agents}" if s.all_agents else "")
     if model is not None and model in s.models:
         return _why(f"model '{model}'", s.models[model])
     if tool_server is not None and tool_server in s.tool_servers:

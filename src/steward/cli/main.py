@@ -103,6 +103,19 @@ def _register_mcp() -> None:
 _register_mcp()
 
 
+def _register_approvals() -> None:
+    from steward.cli.approvals_cmd import approvals_app
+    from steward.cli.suspend_cmd import resume, suspend, suspensions
+
+    app.add_typer(approvals_app, name="approvals")
+    app.command("suspend")(suspend)
+    app.command("resume")(resume)
+    app.command("suspensions")(suspensions)
+
+
+_register_approvals()
+
+
 @app.command("version")
 def version() -> None:
     """Print Steward's version."""

@@ -9,7 +9,6 @@ from hashlib import blake2b
 from steward.evals.settings import SamplingSettings
 
 _SCALE = float(1 << 64)
-EVALS_APP = "steward-evals"  # the judge's own requests are never sampled
 
 
 def bucket(request_id: str) -> float:
@@ -53,7 +52,5 @@ class Sampler:
         names: Mapping[str, str],
     ) -> bool:
         """Whether to keep this request; `names` maps principal ids to names (the snapshot's)."""
-        app_name = names.get(app_id) if app_id is not None else None
-        if app_name == EVALS_APP:
-            return False
+        app_name = names.get(app_id) if app_id is not None and self.apps else None
         return is_sampled(request_id, self.rate(app_name, model))

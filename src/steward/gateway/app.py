@@ -26,9 +26,11 @@ class StewardApp:
 
     def __init__(self, runtime: Runtime) -> None:
         from steward.admin.api import create_admin_app
+        from steward.admin.routes_approvals import mount_approvals
         from steward.admin.routes_evals import evals_router
         from steward.admin.routes_inventory import inventory_router
         from steward.admin.routes_usage import usage_router
+        from steward.agents.suspension_service import suspension_service
         from steward.evals.queries import EvalQueries
         from steward.guard.documents import GuardDocuments
         from steward.identity.service import IdentityService
@@ -53,6 +55,7 @@ class StewardApp:
             self.identity, guard=gw.guard, documents=documents, extra_routers=[inventory, usage, ev]
         )
         self.admin.state.mcp = self.mcp  # live upstream status for /admin/v1/mcp/servers
+        mount_approvals(self.admin, gw.approvals, suspension_service(gw.sessions, gw.config))
         self.admin.state.budgets = BudgetService(  # checks a budget's model and provider
             gw.sessions,
             models=[m.name for m in gw.config.models],

@@ -7,162 +7,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from steward.agents.approvals._rows import audit, to_record, utcnow
+from steward.agents.approvals._rules import check_approver, check_requester_active
 from steward.agents.approvals.records import (
     OPEN,
     STATUSES,
     Approval,
-    ApproverRefused,
     NotPending,
 )
 from steward.agents.approvals.settings import ApprovalSettings
-from steward.events.ids import new_id, short_id
-from steward.identity.errors import Conflict, Invalid, NotFound
+from steward.events.ids import short_id
+from steward.identity.errors import Invalid, NotFound
 from steward.identity.records import Actor
 from steward.identity.snapshot import Principal
-from steward.store.models import Agent, App, AuditEvent, User
-from steward.store.models_approvals import ApprovalRow, SuspensionRow
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _names(session: Session, row: ApprovalRow) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for model, ids in (
-        (User, (row.user_id, row.on_behalf_of, row.owner_id, row.approver_id)),
-        (Agent, (row.agent_id, *(row.chain or ()))),
-        (App, (row.app_id,)),
-    ):
-        wanted = [i for i in ids if i]
-        if wanted:
-            found = session.execute(select(model.id, model.name).where(model.id.in_(wanted)))
-            names.update({row[0]: row[1] for row in found})
-    return names
-
-
-def to_record(session: Session | None, row: ApprovalRow, status: str | None = None) -> Approval:
-    """The plain record of a row (names resolved when a session is given)."""
-    expires = as_utc(row.expires_at)
-    created = as_utc(row.created_at)
-    assert expires is not None and created is not None
-    return Approval(
-        id=row.id,
-        binding=row.binding,
-        status=status or row.status,
-        action=row.action,
-        resource=row.resource,
-        arguments=row.arguments,
-        reason=row.reason,
-        policies=list(row.policies or []),
-        request_id=row.request_id,
-        key_id=row.key_id,
-        principal_kind=row.principal_kind,
-        user_id=row.user_id,
-        app_id=row.app_id,
-        agent_id=row.agent_id,
-        service_account_id=row.service_account_id,
-        on_behalf_of=row.on_behalf_of,
-        owner_id=row.owner_id,
-        chain=list(row.chain or []),
-        created_at=created,
-        expires_at=expires,
-        decided_at=as_utc(row.decided_at),
-        decided_by=row.decided_by,
-        approver_id=row.approver_id,
-        note=row.note,
-        consumed_at=as_utc(row.consumed_at),
-        uses=row.uses,
-        names=_names(session, row) if session is not None else {},
-    )
-
-
-def audit_change(
-    session: Session,
-    actor: Actor,
-    action: str,
-    target_type: str,
-    target_id: str,
-    *,
-    reason: str | None = None,
-    **details: Any,
-) -> None:
-    """An audit event for a change made by an admin or operator (a suspension, a resume)."""
-    if actor.role is not None:
-        details["actor_role"] = actor.role
-    session.add(
-        AuditEvent(
-            id=new_id(),
-            ts=utcnow(),
-            actor_type=actor.type,
-            actor_id=actor.id,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            outcome="succeeded",
-            reason=reason or None,
-            request_id=actor.request_id,
-            details=details,
-        )
-    )
-
-
-def _details(row: ApprovalRow, **extra: Any) -> dict[str, Any]:
-    return {
-        "approval_id": row.id,
-        "binding": row.binding,
-        "action": row.action,
-        "resource": row.resource,
-        "status": row.status,
-        "key_id": row.key_id,
-        "agent_id": row.agent_id,
-        "on_behalf_of": row.on_behalf_of,
-        "owner_id": row.owner_id,
-        "chain": list(row.chain or []),
-        "policies": list(row.policies or []),
-        **extra,
-    }
-
-
-def audit(
-    session: Session,
-    actor_type: str,
-    actor_id: str | None,
-    action: str,
-    row: ApprovalRow,
-    *,
-    reason: str | None = None,
-    request_id: str | None = None,
-    **extra: Any,
-) -> None:
-    """One audit event about an approval, in the caller's transaction."""
-    session.add(
-        AuditEvent(
-            id=new_id(),
-            ts=utcnow(),
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action=action,
-            target_type="approval",
-            target_id=row.id,
-            outcome="succeeded",
-            reason=reason or None,
-            request_id=request_id,
-            details=_details(row, **extra),
-        )
-    )
+from steward.store.models import Agent
+from steward.store.models_approvals import ApprovalRow
 
 
 class ApprovalStore:
@@ -366,9 +231,9 @@ class ApprovalStore:
                     f"approval {row.id} is {row.status}, not pending; only a pending "
                     "approval can be decided (the agent may ask again)"
                 )
-            user = self._approver(s, row, approver, required=approve)
+            user = check_approver(s, row, approver, required=approve)
             if approve:
-                self._requester_active(s, row)
+                check_requester_active(s, row)
             status = "approved" if approve else "denied"
             values: dict[str, Any] = {
                 "status": status,
@@ -400,57 +265,6 @@ class ApprovalStore:
                 actor_role=actor.role,
             )
             return to_record(s, row)
-
-    @staticmethod
-    def _approver(s: Session, row: ApprovalRow, ref: str | None, *, required: bool) -> User | None:
-        if not ref:
-            if required:
-                raise Invalid(
-                    "name the person approving (approver: a user name or id); an approval "
-                    "records which human granted it",
-                    code="approver_required",
-                )
-            return None
-        user = s.scalar(select(User).where(or_(User.id == ref, User.name == ref)))
-        if user is None:
-            agent = s.scalar(select(Agent).where(or_(Agent.id == ref, Agent.name == ref)))
-            if agent is not None:
-                code = "approver_is_requester" if agent.id == row.agent_id else "approver_is_agent"
-                raise ApproverRefused(
-                    f"agent '{agent.name}' may not decide approvals: approvals are decided by "
-                    "people (name a user)",
-                    code=code,
-                )
-            raise NotFound(
-                f"user '{ref}' does not exist; name the approving user", code="user_not_found"
-            )
-        if user.id in {row.user_id, row.on_behalf_of}:
-            raise ApproverRefused(
-                f"user '{user.name}' asked for this action (or the agent acts on their behalf) "
-                "and may not approve it; another person must",
-                code="approver_is_requester",
-            )
-        if user.suspended:
-            raise ApproverRefused(
-                f"user '{user.name}' is suspended and may not approve", code="approver_suspended"
-            )
-        return user
-
-    @staticmethod
-    def _requester_active(s: Session, row: ApprovalRow) -> None:
-        agents = [a for a in (row.agent_id, *(row.chain or ())) if a]
-        frozen = agents and s.scalar(
-            select(SuspensionRow.id).where(SuspensionRow.kind == "all_agents")
-        )
-        stopped = frozen or (
-            agents
-            and s.scalar(select(Agent.id).where(Agent.id.in_(agents), Agent.suspended.is_(True)))
-        )
-        if stopped:
-            raise Conflict(
-                "the requesting agent is suspended; its approvals cannot be granted",
-                code="requester_suspended",
-            )
 
     # -- expiry and cancellation ---------------------------------------------------------------
 
@@ -527,4 +341,4 @@ class ApprovalStore:
             return self.cancel_where(s, where, reason, Actor("system", "steward"))
 
 
-__all__ = ["ApprovalStore", "as_utc", "audit", "audit_change", "to_record", "utcnow"]
+__all__ = ["ApprovalStore"]
