@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from steward.agents.approvals.settings import ApprovalSettings
 from steward.agents.mcp.settings import McpSettings
+from steward.catalogue.settings import CatalogueSettings
 from steward.evals.settings import EvaluationSettings
 from steward.guard.settings import GuardSettings
 from steward.notify.settings import NotificationSettings
@@ -160,6 +161,7 @@ class StewardConfig(_Strict):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     rate_limits: list[RateLimitConfig] = Field(default_factory=list)
+    catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)

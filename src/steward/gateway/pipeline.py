@@ -1,6 +1,6 @@
 """The request pipeline: an ordered tuple of stages with the upstream call in its place.
 
-    authenticate -> parse -> authorize -> route -> limit -> guard input -> (upstream)
+    authenticate -> parse -> authorize -> route -> limit -> guard input -> clearance -> (upstream)
         -> guard output -> account -> record
 
 The order lives in `build_pipeline` and nowhere else; the loop below maps failures to typed
@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from steward.catalogue.clearance import Clearance
 from steward.gateway.context import RequestContext
 from steward.gateway.errors import GatewayError
 from steward.gateway.stages import Account, Authenticate, Authorize, Parse, Record, Route, Stage
@@ -34,9 +35,10 @@ def build_pipeline(gw: Gateway) -> Pipeline:
             Authenticate(gw.snapshots),
             Parse(),
             Authorize(),
-            Route(gw.routes),
+            Route(gw.routes, gw.catalogue),
             Limit(gw.limits),  # after route: the reservation is priced on its deployment
             GuardInput(gw.guard),
+            Clearance(gw.catalogue),  # models see only the data classes they are cleared for
             UPSTREAM,
             GuardOutput(gw.guard),
             Account(gw.pricer),

@@ -10,6 +10,7 @@ from typing import Any
 from steward.agents.approvals._redact import secret_redactor
 from steward.agents.approvals.service import Approvals
 from steward.agents.live import LiveSessions
+from steward.catalogue.routing import CatalogueRouting
 from steward.config.settings import Runtime
 from steward.events import Shipper, Spool
 from steward.evals.runtime import EvalRuntime
@@ -56,6 +57,7 @@ class Gateway:
             runtime.data_dir / "snapshot.json",
             self.config.server.state_poll_ms / 1000,
         )
+        self.catalogue = CatalogueRouting(self.config, self.registry, self.snapshots)
         spool_cfg = self.config.spool
         self.spool = Spool(
             runtime.spool_dir, sync=spool_cfg.sync, segment_bytes=spool_cfg.segment_bytes

@@ -48,7 +48,11 @@ class Section:
 
 _SECTIONS: dict[str, Section] = {}
 # The modules that register sections, imported before the first snapshot is loaded: add yours.
-SECTION_MODULES: tuple[str, ...] = ("steward.agents.suspensions", "steward.agents.mcp.store")
+SECTION_MODULES: tuple[str, ...] = (
+    "steward.agents.suspensions",
+    "steward.agents.mcp.store",
+    "steward.catalogue.section",
+)
 
 
 def register_section(section: Section) -> Section:

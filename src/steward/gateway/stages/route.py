@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from steward.gateway.context import Deployment, RequestContext
 from steward.gateway.errors import bad_request, not_found
 from steward.gateway.stages.base import Stage
+
+if TYPE_CHECKING:
+    from steward.catalogue.routing import CatalogueRouting
 
 _ENDPOINT_KIND = {"chat": "chat", "messages": "chat", "embeddings": "embedding"}
 
@@ -12,8 +17,11 @@ _ENDPOINT_KIND = {"chat": "chat", "messages": "chat", "embeddings": "embedding"}
 class Route(Stage):
     name = "route"
 
-    def __init__(self, routes: dict[str, list[Deployment]]) -> None:
+    def __init__(
+        self, routes: dict[str, list[Deployment]], catalogue: CatalogueRouting | None = None
+    ) -> None:
         self._routes = routes
+        self._catalogue = catalogue  # model states and alias deployments (docs/catalogue.md)
 
     async def on_request(self, ctx: RequestContext) -> None:
         alias = ctx.model_alias
@@ -34,4 +42,4 @@ class Route(Stage):
                 f"model '{alias}' is {article} {kind} model; use {hint}",
                 code="model_kind_mismatch",
             )
-        ctx.route = route
+        ctx.route = self._catalogue.apply(ctx, route) if self._catalogue else route
