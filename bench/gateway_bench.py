@@ -1202,6 +1202,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="create budgets on the key, user, team and organisation (never exhausted); with "
         "--steward-config-override 'rate_limits=[...]' measures the limit stage's cost",
     )
+    p.add_argument(
+        "--eval-sampling",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="sample this share of requests for evaluation (evaluation.sampling.default_rate; "
+        "compare with a run without it: the target is within 5%%)",
+    )
     p.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
     p.add_argument(
         "--output",
@@ -1218,6 +1226,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--connections must be 1..1000")
     if not 0 <= args.quiet_wait <= 600:
         p.error("--quiet-wait must be 0..600 seconds")
+    if args.eval_sampling is not None:
+        if not 0 <= args.eval_sampling <= 1:
+            p.error("--eval-sampling must be 0..1")
+        args.steward_config_override.append(
+            f"evaluation.sampling.default_rate={args.eval_sampling}"
+        )
     return args
 
 

@@ -42,6 +42,7 @@ class Pending:
 
     ctx: RequestContext
     answer: str
+    response_id: str | None = None
 
 
 class Capture(Stage):
@@ -54,6 +55,7 @@ class Capture(Stage):
         self._sampler = capture.sampler
         self._names = names
         self._streams: dict[str, list[str] | None] = {}  # request id -> text so far (sampled)
+        self._ids: dict[str, str | None] = {}  # request id -> the streamed response's id
 
     def _sampled(self, ctx: RequestContext) -> bool:
         p = ctx.principal
@@ -69,6 +71,8 @@ class Capture(Stage):
             parts = [] if ctx.endpoint in _CHAT and self._sampled(ctx) else None
             self._streams[rid] = parts
         if parts is not None:
+            if not parts and rid not in self._ids:
+                self._ids[rid] = _event_id(event)
             text = chunk_text(event, ctx.wire)
             if text:
                 parts.append(text)
@@ -76,13 +80,22 @@ class Capture(Stage):
 
     async def on_finish(self, ctx: RequestContext) -> None:
         parts = self._streams.pop(ctx.request_id, None) if ctx.stream else None
+        stream_id = self._ids.pop(ctx.request_id, None) if ctx.stream else None
         if ctx.status != 200 or ctx.error is not None or ctx.endpoint not in _CHAT:
             return
         if ctx.stream:
             if parts is not None:
-                self._capture.offer(Pending(ctx, "".join(parts)))
+                self._capture.offer(Pending(ctx, "".join(parts), stream_id))
         elif self._sampled(ctx):
             self._capture.offer(Pending(ctx, answer_text(ctx.response, ctx.wire)))
+
+
+def _event_id(event: dict[str, Any]) -> str | None:
+    """The response id a stream's first events carry (OpenAI chunk id, Anthropic message id)."""
+    rid = event.get("id")
+    if rid is None and isinstance(event.get("message"), dict):
+        rid = event["message"].get("id")
+    return rid if isinstance(rid, str) else None
 
 
 class SampleCapture:
@@ -136,11 +149,12 @@ class SampleCapture:
         answer = self.redactor.redact(self._clip(item.answer))
         p, u, dep = ctx.principal, ctx.usage, ctx.deployment
         resp = ctx.response or {}
+        response_id = item.response_id or resp.get("id")
         return {
             "id": new_id(),
             "ts": ctx.received_at,
             "request_id": ctx.request_id,
-            "response_id": resp.get("id") if isinstance(resp.get("id"), str) else None,
+            "response_id": response_id if isinstance(response_id, str) else None,
             "endpoint": ctx.endpoint,
             "stream": ctx.stream,
             "key_id": p.key_id if p else None,

@@ -9,6 +9,7 @@ from hashlib import blake2b
 from steward.evals.settings import SamplingSettings
 
 _SCALE = float(1 << 64)
+EVALS_APP = "steward-evals"  # the judge's own requests are never sampled
 
 
 def bucket(request_id: str) -> float:
@@ -52,5 +53,7 @@ class Sampler:
         names: Mapping[str, str],
     ) -> bool:
         """Whether to keep this request; `names` maps principal ids to names (the snapshot's)."""
-        app_name = names.get(app_id) if app_id is not None and self.apps else None
+        app_name = names.get(app_id) if app_id is not None else None
+        if app_name == EVALS_APP:
+            return False
         return is_sampled(request_id, self.rate(app_name, model))

@@ -47,5 +47,9 @@ def test_app_then_model_then_default() -> None:
     assert s.rate("other", "claude") == 0.1
     assert s.sampled("any-id", "app_1", "gpt", names)
     assert not s.sampled("any-id", "app_2", "gpt", names)
+    # the judge's own app is never sampled, whatever the rates
+    everything = Sampler(SamplingSettings(default_rate=1.0, apps={"steward-evals": 1.0}))
+    assert not everything.sampled("any-id", "app_3", "gpt", {"app_3": "steward-evals"})
+    assert everything.sampled("any-id", "app_2", "gpt", names)
     assert not SamplingSettings().enabled
     assert SamplingSettings(apps={"a": 0.5}).enabled

@@ -31,6 +31,10 @@ def deny(call: ToolCall, reason: str = "forbidden here.") -> tuple[ToolCall, Den
 def test_parse_arguments_is_strict() -> None:
     assert parse_arguments('{"a": 1, "b": [true, null]}') == ({"a": 1, "b": [True, None]}, None)
     assert parse_arguments("  ") == ({}, None)
+    assert parse_arguments('{"n": 123456789012345678901234567890}')[0] == {
+        "n": 123456789012345678901234567890
+    }
+    assert parse_arguments('{"e": "\\ud83d\\ude00"}') == ({"e": "\U0001f600"}, None)
     for bad, why in [
         ('{"a": 1', "not valid JSON"),
         ("[1, 2]", "must be a JSON object, not list"),
@@ -38,6 +42,7 @@ def test_parse_arguments_is_strict() -> None:
         ('{"amount": 5, "amount": 5000}', "'amount' appears twice"),
         ('{"amount": NaN}', "NaN is not valid JSON"),
         ('{"a": Infinity}', "Infinity is not valid JSON"),
+        ('{"note": "\\ud800"}', "unpaired surrogate"),
     ]:
         args, error = parse_arguments(bad)
         assert args is None and error is not None and why in error, (bad, error)

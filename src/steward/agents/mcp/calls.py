@@ -10,7 +10,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import mcp_types as types
 import orjson
@@ -21,10 +21,12 @@ from steward.agents.mcp.hooks import Decision, blocked, decide_tool
 from steward.agents.mcp.outcome import Stop
 from steward.agents.mcp.upstream import UpstreamUnavailable
 from steward.events.ids import new_id
+from steward.policy.audit import decision_row
 
 if TYPE_CHECKING:
     from steward.agents.mcp.catalog import Entry
     from steward.agents.mcp.service import Caller, McpGateway
+    from steward.policy.engine import Decision as PolicyDecision
 
 ACTION = "call_tool"
 
@@ -184,8 +186,11 @@ async def _approval(
         rec.request_id,
         decision.policies,
     )
-    if approval.status == "pending" and mcp.settings.approval_wait_s > 0:
-        approval = await approvals.wait(approval.id, mcp.settings.approval_wait_s)
+    wait_s = mcp.settings.approval_wait_s
+    if wait_s is None:
+        wait_s = float(approvals.settings.wait_s)
+    if approval.status == "pending" and wait_s > 0:
+        approval = await approvals.wait(approval.id, wait_s)
     rec.approval_id = approval.id
     if approval.granted:
         return
@@ -318,6 +323,26 @@ def _audit_row(caller: Caller, rec: CallRecord) -> dict[str, Any]:
 async def _record(mcp: McpGateway, caller: Caller, rec: CallRecord) -> None:
     sink = mcp.gw.sink
     records = [sink.audit_record(_audit_row(caller, rec))]
+    d = rec.decision
+    if d is not None and getattr(d, "recordable", False):  # the policy engine's Decision
+        records.append(
+            sink.audit_record(
+                decision_row(
+                    cast("PolicyDecision", d),
+                    caller.principal,
+                    action=ACTION,
+                    target_type="tool",
+                    target_id=rec.tool,
+                    request_id=rec.request_id,
+                    ts=rec.ts,
+                    extra={
+                        "server": rec.server,
+                        "endpoint": "mcp",
+                        "arguments_sha256": arguments_hash(rec.arguments),
+                    },
+                )
+            )
+        )
     if rec.scan is not None and rec.scan.findings:
         records += finding_records(rec.scan, caller.principal, rec.request_id, rec.ts, rec.tool)
     await sink.emit(*records)

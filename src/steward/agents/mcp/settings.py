@@ -107,12 +107,13 @@ class McpSettings(BaseModel):
     reconnect_max_s: float = Field(
         30.0, gt=0, le=3600, description="Longest wait between reconnection attempts."
     )
-    approval_wait_s: float = Field(
-        0.0,
+    approval_wait_s: float | None = Field(
+        None,
         ge=0,
-        le=300,
-        description="A call that needs human approval waits this long for it; 0 answers at "
-        "once with a pending status and the approval id.",
+        le=3600,
+        description="A call that needs human approval waits this long for the decision, then "
+        "answers with a pending status and the approval id (0: at once); default "
+        "approvals.wait_s.",
     )
     guard_profile: str | None = Field(
         None, description="An extra guard profile applied to every tool call and result."

@@ -260,8 +260,12 @@ class PinService:
     def _row(session: Session, tool: str) -> McpTool:
         try:
             server, name = split(tool)
-        except ToolNameError as exc:
-            raise NotFound(str(exc), code="tool_not_found") from exc
+        except ToolNameError:
+            raise NotFound(
+                f"'{tool}' is not a tool name: tools are named <server>__<tool> "
+                "(`steward mcp tools` lists them)",
+                code="tool_not_found",
+            ) from None
         row = session.scalars(
             select(McpTool).where(McpTool.server == server, McpTool.name == name)
         ).first()

@@ -12,9 +12,9 @@ import httpx
 import orjson
 
 from steward.evals.evaluators.base import Evaluator, Subject, Verdict
+from steward.evals.sampling import EVALS_APP
 from steward.evals.settings import EvaluatorConfig, JudgeSettings
 
-EVALS_APP = "steward-evals"
 _INSTRUCTIONS = (
     "You are a strict evaluator. Grade the answer on a scale from 1 (very poor) to 5 "
     "(excellent) for the criterion given. Reply with JSON only: "

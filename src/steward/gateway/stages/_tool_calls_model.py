@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 # Denial codes (documented in docs/tool-calls.md).
 TOOL_NOT_ALLOWED = "tool_not_allowed"
@@ -39,10 +42,30 @@ def _no_constant(name: str) -> Any:
     raise _BadArguments(f"{name} is not valid JSON")
 
 
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")  # an escaped UTF-16 surrogate
+
+
+def _lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
 def parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
-    """Parse a tool call's JSON arguments strictly: a JSON object without duplicate keys or
-    NaN/Infinity (an empty string is an empty object). Returns (arguments, None) or
-    (None, why they cannot be used)."""
+    """Parse a tool call's JSON arguments strictly: a JSON object without duplicate keys (parsers
+    disagree on which one wins), NaN/Infinity or unpaired surrogates; an empty string is an
+    empty object. Returns (arguments, None) or (None, why they cannot be used)."""
     if not raw.strip():
         return {}, None
     try:
@@ -53,6 +76,8 @@ def parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"the arguments are not valid JSON ({exc})"
     if not isinstance(value, dict):
         return None, f"the arguments must be a JSON object, not {type(value).__name__}"
+    if _SURROGATE.search(raw) and _lone_surrogate(value):
+        return None, "the arguments are not usable JSON: a string holds an unpaired surrogate"
     return value, None
 
 
@@ -89,12 +114,15 @@ class ToolCall:
         """A stable hash of the arguments (canonical JSON; the raw text when unparseable), so
         audit events can be correlated without recording the values."""
         if self.arguments is not None:
-            text = json.dumps(
-                self.arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-            )
+            try:
+                data = orjson.dumps(self.arguments, option=orjson.OPT_SORT_KEYS)
+            except TypeError:  # an integer beyond 64 bits: the standard library can
+                data = json.dumps(
+                    self.arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                ).encode("utf-8", "surrogatepass")
         else:
-            text = self.raw_arguments or ""
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+            data = (self.raw_arguments or "").encode("utf-8", "surrogatepass")
+        return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,7 +147,8 @@ class ToolPolicy:
         self, ctx: RequestContext, principal: Principal, call: ToolCall, d: DecisionLike
     ) -> Denial | None:
         policies = tuple(d.policies)
-        reason = d.reason or f"a policy requires human approval to call {call.name}."
+        named = f" ({', '.join(policies)})" if policies else ""
+        reason = f"a policy requires human approval to call {call.name}{named}."
         if self.approvals is None:
             denial = Denial(
                 APPROVAL_REQUIRED, reason + " (no approvals service is configured)", policies
