@@ -159,7 +159,13 @@ def unsuspend_app(
 def create_agent(body: AgentCreate, identity: IdentityDep, actor: ActorDep) -> AgentInfo:
     """Register an agent; `owner` (the accountable user) is required."""
     return identity.create_agent(
-        body.name, body.owner, body.team, body.purpose, body.risk_tier, actor=actor
+        body.name,
+        body.owner,
+        body.team,
+        body.purpose,
+        body.risk_tier,
+        sponsor=body.sponsor,
+        actor=actor,
     )
 
 
@@ -179,7 +185,7 @@ def get_agent(agent: str, identity: IdentityDep) -> AgentInfo:
 def update_agent(
     agent: str, body: AgentUpdate, identity: IdentityDep, actor: ActorDep
 ) -> AgentInfo:
-    """Change an agent's owner, team, purpose, data classes or risk tier."""
+    """Change an agent's owner, team, sponsor, purpose, data classes or risk tier."""
     return identity.update_agent(agent, **body.model_dump(exclude_none=True), actor=actor)
 
 

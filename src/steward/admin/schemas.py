@@ -59,6 +59,7 @@ class AgentUpdate(_Body):
     purpose: str | None = None
     data_classes: list[DataClass] | None = None
     risk_tier: RiskTier | None = None
+    sponsor: str | None = Field(None, description="A user who sponsors the agent; '' clears.")
 
 
 class AgentCreate(_Body):
@@ -67,6 +68,7 @@ class AgentCreate(_Body):
     team: str | None = None
     purpose: str = ""
     risk_tier: Literal["minimal", "limited", "high", "prohibited"] = "limited"
+    sponsor: str | None = Field(None, description="An optional sponsor (a user, name or id).")
 
 
 class ServiceAccountCreate(_Body):

@@ -46,6 +46,10 @@ def _audit_entry(row: AuditEvent) -> AuditEntry:
         reason=row.reason,
         request_id=row.request_id,
         details=row.details,
+        agent_id=row.agent_id,
+        on_behalf_of=row.on_behalf_of,
+        owner_id=row.owner_id,
+        chain=list(row.chain) if row.chain else None,
     )
 
 

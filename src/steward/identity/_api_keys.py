@@ -123,6 +123,12 @@ def _agent_binding(
             "issuing it a key",
             code="agent_without_owner",
         )
+    if owner.suspended:
+        raise Invalid(
+            f"the owner of agent '{agent.name}' ('{owner.name}') is suspended, so the agent "
+            "may not get credentials; reinstate the owner or give the agent another owner",
+            code="agent_owner_suspended",
+        )
     if agent.risk_tier == "prohibited":
         raise Invalid(
             f"agent '{agent.name}' has risk tier 'prohibited' and may not get a key; "

@@ -64,6 +64,8 @@ def _agent_info(names: NameCache, agent: Agent) -> AgentInfo:
         suspended=agent.suspended,
         created_at=must_utc(agent.created_at),
         data_classes=list(agent.data_classes or []),
+        sponsor=names.name(User, agent.sponsor_id),
+        sponsor_id=agent.sponsor_id,
     )
 
 
@@ -95,6 +97,7 @@ _APP_COLUMNS: dict[str, tuple[str, type[Team] | type[User] | None]] = {
     "managed": ("managed", None),
 }
 _AGENT_COLUMNS = {k: v for k, v in _APP_COLUMNS.items() if k not in ("description", "managed")}
+_AGENT_COLUMNS["sponsor"] = ("sponsor_id", User)
 
 
 def _app_changes(
@@ -303,15 +306,18 @@ class AppsAgentsMixin(ServiceBase):
         purpose: str = "",
         risk_tier: str = "limited",
         *,
+        sponsor: str | None = None,
         actor: Actor = SYSTEM_ACTOR,
     ) -> AgentInfo:
-        """Register an agent. Every agent has an accountable owner, an existing user."""
+        """Register an agent. Every agent has an accountable owner, an existing user, and may
+        have a sponsor (another user who answers for its purpose)."""
         name = clean_name("agent", name)
         purpose = clean_text("purpose", purpose)
         risk_tier = choice("risk tier", risk_tier, RISK_TIERS)
         with self._write() as s:
             ensure_unique_name(s, Agent, name)
             owner_row = find(s, User, owner)
+            sponsor_row = find_optional(s, User, sponsor)
             agent = Agent(
                 id=short_id("agent"),
                 name=name,
@@ -321,10 +327,13 @@ class AppsAgentsMixin(ServiceBase):
                 risk_tier=risk_tier,
                 suspended=False,
                 created_at=utcnow(),
+                sponsor_id=None if sponsor_row is None else sponsor_row.id,
             )
             s.add(agent)
             s.flush()
             details = {"name": name, "owner": owner_row.name, "risk_tier": risk_tier}
+            if sponsor_row is not None:
+                details["sponsor"] = sponsor_row.name
             self._changed(s, actor, "agent.create", "agent", agent.id, details=details)
             return _agent_info(NameCache(s), agent)
 
@@ -337,16 +346,26 @@ class AppsAgentsMixin(ServiceBase):
         purpose: str | None = None,
         data_classes: Sequence[str] | None = None,
         risk_tier: str | None = None,
+        sponsor: str | None = None,
         actor: Actor = SYSTEM_ACTOR,
     ) -> AgentInfo:
-        """Change an agent's owner (always a user), team ("" clears it), purpose, data classes
-        or risk tier; None leaves a field as it is."""
+        """Change an agent's owner (always a user), team or sponsor ("" clears them), purpose,
+        data classes or risk tier; None leaves a field as it is."""
         if owner is not None and not owner.strip():
             raise Invalid(
                 "an agent always has an accountable owner; give the user who takes over",
                 code="agent_without_owner",
             )
-        wanted = _app_changes(team, owner, None, purpose, data_classes, risk_tier, None)
+        if (
+            sponsor is not None
+            and owner is None
+            and not any(v is not None for v in (team, purpose, data_classes, risk_tier))
+        ):
+            wanted: dict[str, Any] = {}
+        else:
+            wanted = _app_changes(team, owner, None, purpose, data_classes, risk_tier, None)
+        if sponsor is not None:
+            wanted["sponsor"] = sponsor.strip()
         with self._write() as s:
             row = find(s, Agent, agent)
             names = NameCache(s)
@@ -354,6 +373,9 @@ class AppsAgentsMixin(ServiceBase):
                 wanted["team"] = _team_id(s, wanted["team"])
             if "owner" in wanted:
                 wanted["owner"] = find(s, User, wanted["owner"]).id
+            if "sponsor" in wanted:
+                sponsor_row = find_optional(s, User, wanted["sponsor"])
+                wanted["sponsor"] = None if sponsor_row is None else sponsor_row.id
             changes = _apply(row, wanted, _AGENT_COLUMNS, names)
             details = {"name": row.name, "changes": changes}
             self._changed(s, actor, "agent.update", "agent", row.id, details=details)

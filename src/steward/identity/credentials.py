@@ -30,6 +30,19 @@ class UnknownSigningKey(GatewayError):
     its snapshot once and retry, since a sibling process may have just rotated."""
 
 
+class ExpiredKey(GatewayError):
+    """An API key past its expiry; `principal` is who it stood for (for the audit row)."""
+
+    def __init__(self, principal: Principal) -> None:
+        super().__init__(
+            401,
+            f"API key {principal.key_prefix} has expired; ask an admin for a new one",
+            type="authentication_error",
+            code="key_expired",
+        )
+        self.principal = principal
+
+
 @dataclass(slots=True)
 class _Entry:
     delegation: Delegation
@@ -53,10 +66,7 @@ def resolve_api_key(snapshot: Snapshot, key: str, now: float | None = None) -> P
         raise unauthorized("invalid API key: it is unknown or revoked")
     now = time.time() if now is None else now
     if principal.expires_at is not None and principal.expires_at <= now:
-        raise unauthorized(
-            f"API key {principal.key_prefix} has expired; ask an admin for a new one",
-            code="key_expired",
-        )
+        raise ExpiredKey(principal)
     return principal
 
 
@@ -75,11 +85,11 @@ def _suspension(
         subject = _live_key(snapshot, directory, d.subject_key_id)
         if subject is not None and subject.suspended:
             return f"the key of the user this agent acts for: {subject.suspended}"
-    problem = directory.user_problem(d.user_id)
+    problem = directory.user_problem(d.user_id, snapshot.names)
     if problem:
         return problem
     for agent_id in d.chain:
-        problem = directory.agent_problem(agent_id)
+        problem = directory.agent_problem(agent_id, snapshot.names)
         if problem:
             return problem
     return None
@@ -178,6 +188,10 @@ class BearerResolver:
             entry.version = snapshot.version
         return entry.principal
 
+    def delegation(self, snapshot: Snapshot, token: str, now: float | None = None) -> Delegation:
+        """A delegation token's verified content (401 if it does not verify or has expired)."""
+        return self._verified(snapshot, token, time.time() if now is None else now).delegation
+
     def resolve(self, snapshot: Snapshot, credential: str, now: float | None = None) -> Principal:
         """An API key's or a delegation token's principal; GatewayError 401 otherwise."""
         if looks_like_jwt(credential):
@@ -207,6 +221,7 @@ def resolve_bearer(
 
 __all__ = [
     "BearerResolver",
+    "ExpiredKey",
     "UnknownSigningKey",
     "resolve_api_key",
     "resolve_bearer",

@@ -91,6 +91,8 @@ class AgentInfo:
     suspended: bool
     created_at: datetime
     data_classes: list[str] = field(default_factory=list)
+    sponsor: str | None = None  # an optional executive sponsor (a user) beside the owner
+    sponsor_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,11 @@ class AuditEntry:
     reason: str | None
     request_id: str | None
     details: dict[str, Any] | None = field(default=None)
+    # when an agent acted: the agent, on whose behalf, its accountable owner, the chain
+    agent_id: str | None = None
+    on_behalf_of: str | None = None
+    owner_id: str | None = None
+    chain: list[str] | None = None
 
 
 __all__ = [

@@ -34,31 +34,37 @@ class Directory:
     users: Mapping[str, bool] = field(default_factory=dict)  # user id -> suspended
     key_hashes: Mapping[str, str] = field(default_factory=dict)  # live key id -> sha256
 
-    def agent_problem(self, agent_id: str) -> str | None:
-        """Why this agent may not act now (deleted, suspended, owner gone or suspended)."""
+    def agent_refusal(
+        self, agent_id: str, names: Mapping[str, str] | None = None
+    ) -> tuple[str, str] | None:
+        """(code, reason) if this agent may not act now: deleted, suspended, prohibited, or
+        its accountable owner missing or suspended. `names` (the snapshot's) label ids."""
+        label = f"'{names[agent_id]}'" if names and agent_id in names else agent_id
         agent = self.agents.get(agent_id)
         if agent is None:
-            return f"agent {agent_id} no longer exists"
+            return "agent_unknown", f"agent {label} no longer exists"
         if agent.suspended:
-            return f"agent {agent_id} is suspended"
+            return "agent_suspended", f"agent {label} is suspended"
         if agent.risk_tier == "prohibited":
-            return f"agent {agent_id} has risk tier 'prohibited'"
-        return self.owner_problem(agent_id, agent.owner_id)
-
-    def owner_problem(self, agent_id: str, owner_id: str | None) -> str | None:
-        """Why the agent's accountable owner cannot stand behind it."""
-        if owner_id is None or owner_id not in self.users:
-            return f"agent {agent_id} has no accountable owner"
-        if self.users[owner_id]:
-            return f"the owner of agent {agent_id} is suspended"
+            return "agent_prohibited", f"agent {label} has risk tier 'prohibited'"
+        if agent.owner_id is None or agent.owner_id not in self.users:
+            return "agent_without_owner", f"agent {label} has no accountable owner"
+        if self.users[agent.owner_id]:
+            return "agent_owner_suspended", f"the owner of agent {label} is suspended"
         return None
 
-    def user_problem(self, user_id: str) -> str | None:
+    def agent_problem(self, agent_id: str, names: Mapping[str, str] | None = None) -> str | None:
+        """Why this agent may not act now, or None."""
+        refusal = self.agent_refusal(agent_id, names)
+        return refusal[1] if refusal else None
+
+    def user_problem(self, user_id: str, names: Mapping[str, str] | None = None) -> str | None:
         """Why this user may not be acted for."""
+        label = f"'{names[user_id]}'" if names and user_id in names else user_id
         if user_id not in self.users:
-            return f"user {user_id} no longer exists"
+            return f"user {label} no longer exists"
         if self.users[user_id]:
-            return f"user {user_id} is suspended"
+            return f"user {label} is suspended"
         return None
 
 

@@ -203,6 +203,7 @@ def rotate(
     actor: str = "system:steward",
     reason: str = "",
     expect_active: str | None | bool = False,
+    revoke_previous: bool = False,
     now: datetime | None = None,
 ) -> Rotation | None:
     """Create a new signing key and retire the current ones, in the caller's transaction.
@@ -210,7 +211,9 @@ def rotate(
     Retired keys lose their private half and keep verifying until the longest token they may
     have signed has expired. With `expect_active` (a kid, or None for "no key yet"), the
     rotation happens only if that is still the active key: concurrent automatic rotations by
-    several processes then produce one new key, and the others return None."""
+    several processes then produce one new key, and the others return None.
+    `revoke_previous` (a suspected key compromise) stops every older key verifying at once:
+    all tokens they signed are refused on the next request."""
     now = now or datetime.now(UTC)
     active = list(session.scalars(select(SigningKeyRow).where(SigningKeyRow.retired_at.is_(None))))
     if expect_active is not False:
@@ -218,6 +221,14 @@ def rotate(
         if (newest.kid if newest else None) != expect_active:
             return None
     grace = timedelta(seconds=settings.max_token_ttl_s + settings.clock_skew_s)
+    if revoke_previous:
+        grace = timedelta(0)
+        session.execute(
+            update(SigningKeyRow)
+            .where(SigningKeyRow.verify_until > now)
+            .values(verify_until=now)
+            .execution_options(synchronize_session=False)
+        )
     retired = []
     for row in active:
         done = session.execute(
@@ -264,7 +275,7 @@ def rotate(
             target_id=kid,
             outcome="succeeded",
             reason=reason or None,
-            details={"retired": retired, "pruned": pruned},
+            details={"retired": retired, "pruned": pruned, "revoke_previous": revoke_previous},
         )
     )
     bump_version(session)

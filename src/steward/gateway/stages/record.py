@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from steward.events.attribution import delegation_fields
 from steward.events.ids import new_id
 from steward.events.sink import EventSink
 from steward.gateway.context import RequestContext
@@ -48,6 +49,8 @@ def usage_row(ctx: RequestContext) -> dict[str, Any]:
         "tags": ctx.tags or None,
         "end_user": ctx.end_user,
         "guard_action": ctx.guard.worst if ctx.guard is not None else None,
+        **delegation_fields(p),  # acting agent, on whose behalf, accountable owner, chain
+        "token_id": p.token_id if p else None,
     }
 
 
@@ -73,6 +76,7 @@ def audit_row(ctx: RequestContext, action: str) -> dict[str, Any]:
             "agent_id": p.agent_id if p else None,
             "key_prefix": p.key_prefix if p else None,
         },
+        **delegation_fields(p),
     }
 
 
