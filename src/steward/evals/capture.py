@@ -90,6 +90,17 @@ class Capture(Stage):
             self._capture.offer(Pending(ctx, answer_text(ctx.response, ctx.wire)))
 
 
+def answer_findings(ctx: RequestContext, scanned: Mapping[str, int]) -> dict[str, int]:
+    """Entity -> count in the answer: what the guard stage acted on in it (masked or not
+    before the client saw it) and what a scan of the final answer still finds; the larger of
+    the two per entity, so nothing is counted twice."""
+    acted: dict[str, int] = {}
+    for key, entry in getattr(ctx.guard, "findings", {}).items():
+        if key[0] == "output" and isinstance(key[2], str) and key[2] != "DETECTOR_ERROR":
+            acted[key[2]] = acted.get(key[2], 0) + int(entry[0])
+    return {e: max(scanned.get(e, 0), acted.get(e, 0)) for e in {*scanned, *acted}}
+
+
 def _event_id(event: dict[str, Any]) -> str | None:
     """The response id a stream's first events carry (OpenAI chunk id, Anthropic message id)."""
     rid = event.get("id")
@@ -173,7 +184,7 @@ class SampleCapture:
             "input_tokens": u.input_tokens if u else 0,
             "output_tokens": u.output_tokens if u else 0,
             "redactions": redactions + answer.redacted,
-            "answer_findings": dict(answer.findings) or None,
+            "answer_findings": answer_findings(ctx, answer.findings) or None,
             "evaluated_at": None,
         }
 

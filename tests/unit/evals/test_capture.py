@@ -99,3 +99,19 @@ async def test_full_queue_drops_samples_not_requests(setup) -> None:  # type: ig
     await cap.close()
     assert cap.dropped >= 1
     assert len(spooled(spool_dir)) == 5 - cap.dropped
+
+
+async def test_guard_output_findings_count_even_when_masked(setup) -> None:  # type: ignore[no-untyped-def]
+    """An answer the guard already masked still counts its findings (the model leaked them)."""
+    from types import SimpleNamespace
+
+    make, spool_dir = setup
+    stage, cap = make({"sampling": {"default_rate": 1.0}})
+    ctx = chat_context("q", "Reach me at [EMAIL_ADDRESS] or bob@example.org")
+    key = ("output", "choices[0]", "EMAIL_ADDRESS", "pii", "email", "mask", "strict", None)
+    ctx.guard = SimpleNamespace(findings={key: [1, "h"]}, worst="mask")
+    await stage.on_finish(ctx)
+    await cap.close()
+    (record,) = spooled(spool_dir)
+    # one masked by the guard, one left in the answer: the larger count per entity, not the sum
+    assert record["row"]["answer_findings"] == {"EMAIL_ADDRESS": 1}  # type: ignore[index]
