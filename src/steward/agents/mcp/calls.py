@@ -18,7 +18,7 @@ from mcp.shared.exceptions import MCPError
 
 from steward.agents.mcp.guarding import GuardScan, GuardUnavailable, finding_records, profiles_for
 from steward.agents.mcp.hooks import Decision, blocked, decide_tool
-from steward.agents.mcp.outcome import Stop
+from steward.agents.mcp.outcome import META_KEY, Stop
 from steward.agents.mcp.upstream import UpstreamUnavailable
 from steward.events.ids import new_id
 from steward.policy.audit import decision_row
@@ -67,6 +67,7 @@ async def call_tool(
         rec.outcome = "failed" if result.is_error else "succeeded"
         if result.is_error:
             rec.status, rec.code = "failed", "tool_error"
+        result = _stamped(result, rec)
     except Stop as stop:
         rec.outcome = (
             "pending"
@@ -119,7 +120,7 @@ async def _run(mcp: McpGateway, caller: Caller, rec: CallRecord) -> types.CallTo
     if refusal is not None:
         extra = {"retry_after_s": refusal.retry_after_s} if refusal.retry_after_s else {}
         raise Stop("rate_limited", "rate_limit_exceeded", refusal.message, extra)
-    result = await _upstream(mcp, entry, arguments, rec)
+    result = _bounded(await _upstream(mcp, entry, arguments, rec), mcp.settings.max_result_chars)
     if mcp.guard.enabled and rec.scan is not None:
         result = _guard_result(mcp, rec.scan, result)
     return result
@@ -247,6 +248,39 @@ async def _upstream(
         ) from exc
     finally:
         rec.upstream_ms = (time.perf_counter() - t0) * 1000
+
+
+def _stamped(result: types.CallToolResult, rec: CallRecord) -> types.CallToolResult:
+    """The upstream's result with `_meta["steward/call"]`: the outcome and the request id (the
+    audit event's), so agents can correlate a call with the audit trail."""
+    meta = dict(result.meta or {})
+    meta[META_KEY] = {
+        "status": rec.outcome,
+        "code": rec.code,
+        "tool": rec.tool,
+        "request_id": rec.request_id,
+        **({"approval_id": rec.approval_id} if rec.approval_id else {}),
+    }
+    return result.model_copy(update={"meta": meta})
+
+
+def _bounded(result: types.CallToolResult, limit: int) -> types.CallToolResult:
+    """The result with its text cut to `mcp.max_result_chars` in all (said so at the cut)."""
+    left = limit
+    content: list[types.ContentBlock] = []
+    cut = False
+    for block in result.content:
+        if isinstance(block, types.TextContent):
+            if len(block.text) > left:
+                over = len(block.text) - left
+                note = f"[truncated by Steward: {over} more characters (mcp.max_result_chars)]"
+                block = block.model_copy(update={"text": block.text[:left] + note})
+                cut = True
+            left = max(0, left - len(block.text))
+        content.append(block)
+    if not cut:
+        return result
+    return result.model_copy(update={"content": content, "structured_content": None})
 
 
 def _guard_result(

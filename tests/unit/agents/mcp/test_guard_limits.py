@@ -10,6 +10,7 @@ from typing import Any, cast
 import mcp_types as types
 import pytest
 
+from steward.agents.mcp.calls import _bounded
 from steward.agents.mcp.guarding import GuardScan, ToolGuard, finding_records, profiles_for
 from steward.agents.mcp.limits import ToolRateLimits
 from steward.agents.mcp.settings import McpRateLimit
@@ -132,3 +133,16 @@ async def test_a_shared_limit_counts_matching_tools_together_for_the_named_one()
     other = limits([McpRateLimit(scope="agent", name="other-bot", rpm=1)])
     for _ in range(3):
         assert await other.admit(AGENT, "crm__refund", names) is None
+
+
+def test_long_results_are_cut_with_a_note() -> None:
+    result = types.CallToolResult(
+        content=[types.TextContent(text="a" * 800), types.TextContent(text="b" * 800)],
+        structured_content={"result": "a" * 1600},
+    )
+    cut = _bounded(result, 1000)
+    texts = [b.text for b in cut.content if isinstance(b, types.TextContent)]
+    assert texts[0] == "a" * 800
+    assert texts[1].startswith("b" * 200 + "[truncated by Steward: 600 more characters")
+    assert cut.structured_content is None
+    assert _bounded(result, 2000) is result
