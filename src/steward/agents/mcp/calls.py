@@ -319,6 +319,10 @@ def _audit_row(caller: Caller, rec: CallRecord) -> dict[str, Any]:
         "outcome": rec.outcome,
         "reason": rec.reason,
         "request_id": rec.request_id,
+        "agent_id": p.agent_id,
+        "on_behalf_of": p.on_behalf_of,
+        "owner_id": p.owner_id,
+        "chain": list(p.chain) or None,
         "details": {
             "tool": rec.tool,
             "server": rec.server,
