@@ -134,7 +134,10 @@ class McpGateway:
         """Re-list the server a tool name points to (an agent asked for a tool not seen yet)."""
         server = tool.partition("__")[0]
         upstream = self.upstreams.get(server)
-        if upstream is not None and upstream.state == "up":
+        # at most once a second per server, so unknown names cannot hammer the upstream
+        if upstream is not None and upstream.state == "up" and (
+            time.monotonic() - upstream.listed_at >= 1.0
+        ):
             with contextlib.suppress(Exception):
                 await upstream.refresh()
 
