@@ -39,7 +39,7 @@ async def test_openai_answer_denied_call_withheld_with_header_and_audit() -> Non
     [row] = audits(ctx)
     assert row["action"] == "policy.tool_call" and row["target_id"] == "refund"
     assert row["outcome"] == "denied" and row["details"]["policies"] == ["no-refund"]
-    assert row["details"]["agent_id"] == "agent-1" and row["details"]["owner_id"] == "user-9"
+    assert row["agent_id"] == "agent-1" and row["owner_id"] == "user-9" and row["chain"] is None
     assert row["details"]["arguments_sha256"] == msg[DENIED_FIELD][0]["arguments_sha256"]
     assert [(t, a) for t, a, _ in engine.asked] == [
         ("get_weather", {"city": "Oslo"}),

@@ -233,6 +233,10 @@ def audit_row(
         "outcome": outcome,
         "reason": denial.reason if denial else (d.reason if d else None),
         "request_id": ctx.request_id,
+        "agent_id": p.agent_id if p else None,
+        "on_behalf_of": p.on_behalf_of if p else None,
+        "owner_id": p.owner_id if p else None,
+        "chain": (list(p.chain) or None) if p else None,
         "details": {
             "code": denial.code if denial else code,
             "call_id": call.id,
@@ -252,10 +256,6 @@ def audit_row(
             "user_id": p.user_id if p else None,
             "team_id": p.team_id if p else None,
             "app_id": p.app_id if p else None,
-            "agent_id": p.agent_id if p else None,
-            "owner_id": p.owner_id if p else None,
-            "on_behalf_of": p.on_behalf_of if p else None,
-            "chain": list(p.chain) if p else [],
             "key_prefix": p.key_prefix if p else None,
         },
     }
