@@ -80,7 +80,7 @@ def test_run_show_compare_and_records(config: Path) -> None:
     assert names["language"]["a"] is None  # only in run B
     records = json.loads(ok(config, "records", "--run", a["run_id"], "--name", "json", "--json"))
     assert len(records) == 1 and records[0]["score"]["label"] == "pass"
-    assert "refusal" in ok(config, "records", "--limit", "3")
+    assert "refusal" in ok(config, "records", "--name", "refusal", "--limit", "3")
 
 
 def test_clear_errors(config: Path, tmp_path: Path) -> None:
