@@ -116,6 +116,17 @@ def _register_approvals() -> None:
 _register_approvals()
 
 
+def _register_slo() -> None:
+    from steward.cli.remediation_cmd import remediation_app
+    from steward.cli.slo_cmd import slo_app
+
+    app.add_typer(slo_app, name="slo")
+    app.add_typer(remediation_app, name="remediation")
+
+
+_register_slo()
+
+
 @app.command("version")
 def version() -> None:
     """Print Steward's version."""

@@ -9,10 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from steward.agents.approvals.settings import ApprovalSettings
 from steward.agents.mcp.settings import McpSettings
 from steward.catalogue.settings import CatalogueSettings
+from steward.drift.settings import DriftSettings
 from steward.evals.settings import EvaluationSettings
 from steward.guard.settings import GuardSettings
 from steward.notify.settings import NotificationSettings
 from steward.observability.settings import ObservabilitySettings
+from steward.remediation.settings import RemediationSettings
+from steward.slo.settings import SLOConfig, SloWorkerSettings
 from steward.usage.limits.settings import BudgetSettings, RateLimitConfig
 
 ProviderKind = Literal["openai", "anthropic", "sim"]
@@ -165,6 +168,10 @@ class StewardConfig(_Strict):
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    slos: list[SLOConfig] = Field(default_factory=list)  # docs/slos.md
+    slo_worker: SloWorkerSettings = Field(default_factory=SloWorkerSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    remediation: RemediationSettings = Field(default_factory=RemediationSettings)
 
     @field_validator("models")
     @classmethod
@@ -175,6 +182,13 @@ class StewardConfig(_Strict):
                 raise ValueError(f"model name '{m.name}' is defined twice")
             seen.add(m.name)
         return models
+
+    @model_validator(mode="after")
+    def _slo_references(self) -> StewardConfig:
+        from steward.slo.checks import check_references
+
+        check_references(self)
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> StewardConfig:

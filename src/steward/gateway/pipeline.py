@@ -19,6 +19,7 @@ from steward.gateway.errors import GatewayError
 from steward.gateway.stages import Account, Authenticate, Authorize, Parse, Record, Route, Stage
 from steward.guard.stage import GuardInput, GuardOutput
 from steward.observability.stage import observe_stage
+from steward.remediation.stage import Reroute
 from steward.usage.limits.stage import Limit
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def build_pipeline(gw: Gateway) -> Pipeline:
             Parse(),
             Authorize(),
             Route(gw.routes, gw.catalogue),
+            Reroute(gw.snapshots),  # remediation: an alias rerouted to its fallbacks
             Limit(gw.limits),  # after route: the reservation is priced on its deployment
             GuardInput(gw.guard),
             Clearance(gw.catalogue),  # models see only the data classes they are cleared for

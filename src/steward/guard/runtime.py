@@ -68,6 +68,7 @@ class GuardRuntime:
         self.scanner = build_scanner(settings, None)
         self._doc_version: tuple[str, ...] = ()
         self._names: dict[str, str] = {}
+        self._app_overrides: dict[str, str] = {}
         self._cache: dict[tuple[str | None, ...], ProfileSet] = {}
         by_kind: dict[str, dict[str, list[str]]] = {
             k: {} for k in ("app", "team", "agent", "model", "provider")
@@ -83,6 +84,8 @@ class GuardRuntime:
     def on_snapshot(self, snapshot: Snapshot) -> None:
         """Refresh names (attachments are by name) and rebuild the scanner if documents changed."""
         self._names = dict(snapshot.names)
+        # remediation (docs/remediation.md): app id -> a stricter profile, on top of the rest
+        self._app_overrides = dict(snapshot.section("guard_overrides"))
         self._cache.clear()
         docs = tuple(sorted(snapshot.documents))
         if docs != self._doc_version:
@@ -119,6 +122,8 @@ class GuardRuntime:
             for kind, pid in (("team", p.team_id), ("app", p.app_id), ("agent", p.agent_id)):
                 if pid:
                     names += att[kind].get(self._names.get(pid, ""), [])
+            if p.app_id and p.app_id in self._app_overrides:
+                names.append(self._app_overrides[p.app_id])
         seen: list[str] = []
         for n in names:
             if n not in seen:

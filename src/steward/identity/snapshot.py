@@ -52,6 +52,7 @@ SECTION_MODULES: tuple[str, ...] = (
     "steward.agents.suspensions",
     "steward.agents.mcp.store",
     "steward.catalogue.section",
+    "steward.remediation.overrides",
 )
 
 

@@ -5,7 +5,7 @@ change, so the evidence commits with the change or not at all."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -48,6 +48,11 @@ def add_audit(
     )
 
 
+def aware(value: datetime) -> datetime:
+    """Aware UTC: SQLite hands datetimes back naive (they were written as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def jsonable(value: Any) -> Any:
     """Datetimes to ISO strings, recursively, so evidence fits a JSON column."""
     if isinstance(value, datetime):
@@ -59,4 +64,4 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-__all__ = ["Notify", "add_audit", "jsonable"]
+__all__ = ["Notify", "add_audit", "aware", "jsonable"]

@@ -107,23 +107,31 @@ def windows_of(slo: SLOConfig) -> list[str]:
 def count_windows(
     session: Session, slo: SLOConfig, now: datetime, app_id: str | None = None
 ) -> dict[str, WindowCount]:
-    """Good and bad events of every window of the SLO, ending at `now` (exclusive)."""
-    names = windows_of(slo)
+    """Good and bad events of every window of the SLO, ending at `now` (exclusive).
+
+    The windows all end now, so they nest: one pass groups the events into disjoint rings
+    between consecutive window starts (one CASE per row), and the windows are cumulative sums
+    of the rings, shortest first."""
+    names = windows_of(slo)  # longest first
     src, ts, cond, bad = _source(slo, app_id)
-    starts = {name: now - delta(name) for name in names}
-    cols = []
-    for i, name in enumerate(names):
-        inside = ts >= starts[name]
-        cols.append(func.sum(case((inside, 1), else_=0)).label(f"t{i}"))
-        cols.append(func.sum(case((and_(inside, bad), 1), else_=0)).label(f"b{i}"))
-    oldest = min(starts.values())
-    row = session.execute(
-        select(*cols).select_from(src).where(cond, ts >= oldest, ts < now)
-    ).one()
-    return {
-        name: WindowCount(name, int(row[2 * i] or 0), int(row[2 * i + 1] or 0))
-        for i, name in enumerate(names)
-    }
+    starts = [now - delta(name) for name in names]
+    ring = case(
+        *[(ts >= start, i) for i, start in reversed(list(enumerate(starts)))], else_=-1
+    ).label("ring")
+    rows = session.execute(
+        select(ring, func.count(), func.sum(case((bad, 1), else_=0)))
+        .select_from(src)
+        .where(cond, ts >= starts[0], ts < now)
+        .group_by(ring)
+    ).all()
+    per_ring = {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in rows}
+    out: dict[str, WindowCount] = {}
+    total = bad_total = 0
+    for i in range(len(names) - 1, -1, -1):  # shortest window first, accumulating outwards
+        t, b = per_ring.get(i, (0, 0))
+        total, bad_total = total + t, bad_total + b
+        out[names[i]] = WindowCount(names[i], total, bad_total)
+    return {name: out[name] for name in names}
 
 
 __all__ = ["WindowCount", "count_windows", "eval_records", "resolve_app", "windows_of"]

@@ -1,7 +1,7 @@
 """The MCP gateway at /mcp: upstream MCP servers aggregated under namespaced tool names, each
 call authorized by policy, guarded, rate-limited and audited; tools pinned by hash and
-quarantined when they change. `service.McpGateway` is the endpoint (imported lazily: it pulls
-in the MCP SDK)."""
+quarantined when they change. `service.McpGateway` is the endpoint the app mounts; it loads
+`gateway.McpServer` (and the MCP SDK) only when servers are configured."""
 
 from steward.agents.mcp.names import SEPARATOR, ToolNameError, namespaced, split
 from steward.agents.mcp.settings import McpRateLimit, McpServerConfig, McpSettings

@@ -25,7 +25,7 @@ from steward.policy.audit import decision_row
 
 if TYPE_CHECKING:
     from steward.agents.mcp.catalog import Entry
-    from steward.agents.mcp.service import Caller, McpGateway
+    from steward.agents.mcp.gateway import Caller, McpServer
     from steward.policy.engine import Decision as PolicyDecision
 
 ACTION = "call_tool"
@@ -58,7 +58,7 @@ class CallRecord:
 
 
 async def call_tool(
-    mcp: McpGateway, caller: Caller, name: str, arguments: dict[str, Any]
+    mcp: McpServer, caller: Caller, name: str, arguments: dict[str, Any]
 ) -> types.CallToolResult:
     """Govern and perform one tool call; stops come back as isError results."""
     rec = CallRecord(new_id(), datetime.now(UTC), time.perf_counter(), name, arguments)
@@ -85,7 +85,7 @@ async def call_tool(
     return result
 
 
-async def _entry(mcp: McpGateway, name: str) -> Entry:
+async def _entry(mcp: McpServer, name: str) -> Entry:
     entry = mcp.catalog.entries.get(name)
     if entry is None:
         await mcp.refresh_for(name)
@@ -98,7 +98,7 @@ async def _entry(mcp: McpGateway, name: str) -> Entry:
     return entry
 
 
-async def _run(mcp: McpGateway, caller: Caller, rec: CallRecord) -> types.CallToolResult:
+async def _run(mcp: McpServer, caller: Caller, rec: CallRecord) -> types.CallToolResult:
     entry = await _entry(mcp, rec.tool)
     rec.server = entry.server
     principal = caller.principal
@@ -127,7 +127,7 @@ async def _run(mcp: McpGateway, caller: Caller, rec: CallRecord) -> types.CallTo
 
 
 def _guard_arguments(
-    mcp: McpGateway, caller: Caller, entry: Entry, rec: CallRecord
+    mcp: McpServer, caller: Caller, entry: Entry, rec: CallRecord
 ) -> dict[str, Any]:
     extra = [
         n
@@ -150,7 +150,7 @@ def _guard_arguments(
     return arguments
 
 
-async def _authorize(mcp: McpGateway, caller: Caller, entry: Entry, rec: CallRecord) -> None:
+async def _authorize(mcp: McpServer, caller: Caller, entry: Entry, rec: CallRecord) -> None:
     context = {
         "transport": "mcp",
         "guard": sorted({k[3] for k in rec.scan.findings if k[3]}) if rec.scan else [],
@@ -169,7 +169,7 @@ async def _authorize(mcp: McpGateway, caller: Caller, entry: Entry, rec: CallRec
 
 
 async def _approval(
-    mcp: McpGateway, caller: Caller, entry: Entry, rec: CallRecord, decision: Decision
+    mcp: McpServer, caller: Caller, entry: Entry, rec: CallRecord, decision: Decision
 ) -> None:
     approvals = getattr(mcp.gw, "approvals", None)
     if approvals is None:
@@ -219,7 +219,7 @@ async def _approval(
 
 
 async def _upstream(
-    mcp: McpGateway, entry: Entry, arguments: dict[str, Any], rec: CallRecord
+    mcp: McpServer, entry: Entry, arguments: dict[str, Any], rec: CallRecord
 ) -> types.CallToolResult:
     upstream = mcp.upstreams[entry.server]
     t0 = time.perf_counter()
@@ -284,7 +284,7 @@ def _bounded(result: types.CallToolResult, limit: int) -> types.CallToolResult:
 
 
 def _guard_result(
-    mcp: McpGateway, scan: GuardScan, result: types.CallToolResult
+    mcp: McpServer, scan: GuardScan, result: types.CallToolResult
 ) -> types.CallToolResult:
     before = len(scan.stops)
     try:
@@ -358,7 +358,7 @@ def _audit_row(caller: Caller, rec: CallRecord) -> dict[str, Any]:
     }
 
 
-async def _record(mcp: McpGateway, caller: Caller, rec: CallRecord) -> None:
+async def _record(mcp: McpServer, caller: Caller, rec: CallRecord) -> None:
     sink = mcp.gw.sink
     records = [sink.audit_record(_audit_row(caller, rec))]
     d = rec.decision

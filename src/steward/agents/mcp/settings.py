@@ -84,7 +84,9 @@ class McpSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = Field(True, description="Serve /mcp (it lists nothing without servers).")
+    enabled: bool = Field(
+        True, description="Serve /mcp (with no servers configured it answers 404)."
+    )
     servers: dict[str, McpServerConfig] = Field(
         default_factory=dict,
         description="Upstream servers by name; a tool `t` of server `s` is listed as `s__t`.",

@@ -146,3 +146,28 @@ def test_long_results_are_cut_with_a_note() -> None:
     assert texts[1].startswith("b" * 200 + "[truncated by Steward: 600 more characters")
     assert cut.structured_content is None
     assert _bounded(result, 2000) is result
+
+
+async def test_without_servers_mcp_answers_a_clear_404() -> None:
+    from steward.agents.mcp.service import McpGateway
+    from steward.agents.mcp.settings import McpSettings
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    for settings, code in (
+        (McpSettings(), "mcp_not_configured"),
+        (McpSettings(enabled=False), "mcp_disabled"),
+    ):
+        sent.clear()
+        endpoint = McpGateway(cast(Any, SimpleNamespace(config=SimpleNamespace(mcp=settings))))
+        assert endpoint.server is None and endpoint.status() == []
+        async with endpoint.run():
+            await endpoint.handle({"type": "http", "headers": []}, receive, send)
+        assert sent[0]["status"] == 404
+        assert f'"code":"{code}"' in sent[1]["body"].decode()
