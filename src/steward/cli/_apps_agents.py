@@ -180,12 +180,17 @@ def create_agent(
     risk_tier: Annotated[
         str, typer.Option("--risk-tier", help=f"One of {', '.join(RISK_TIERS)}.")
     ] = "limited",
+    sponsor: Annotated[
+        str | None, typer.Option("--sponsor", help="A user who sponsors the agent (optional).")
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register an agent with its accountable owner."""
     with identity(config) as svc:
-        agent = svc.create_agent(name, owner, team, purpose, risk_tier, actor=cli_actor())
+        agent = svc.create_agent(
+            name, owner, team, purpose, risk_tier, sponsor=sponsor, actor=cli_actor()
+        )
     show(agent, as_json, f"Created agent {agent.name} (owner {agent.owner}).")
 
 
@@ -230,21 +235,66 @@ def update_agent(
     team: Annotated[
         str | None, typer.Option("--team", "-t", help="Team name or id; '' clears.")
     ] = None,
+    sponsor: Annotated[
+        str | None, typer.Option("--sponsor", help="A user who sponsors the agent; '' clears.")
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change an agent's owner, team, purpose, data classes or risk tier."""
+    """Change an agent's owner, team, sponsor, purpose, data classes or risk tier."""
     with identity(config) as svc:
         agent = svc.update_agent(
             name,
             owner=owner,
             team=team,
+            sponsor=sponsor,
             purpose=purpose,
             data_classes=split_list(data_classes),
             risk_tier=risk_tier,
             actor=cli_actor(),
         )
     show(agent, as_json, f"Updated agent {agent.name}.")
+
+
+@agents_app.command("token")
+def agent_token(
+    subject_token: Annotated[
+        str,
+        typer.Option(
+            "--subject-token",
+            envvar="STEWARD_SUBJECT_TOKEN",
+            help="The user's API key, or a delegation token (for a sub-agent).",
+            show_default=False,
+        ),
+    ],
+    actor_token: Annotated[
+        str,
+        typer.Option(
+            "--actor-token",
+            envvar="STEWARD_ACTOR_TOKEN",
+            help="The acting agent's API key (or its delegation token).",
+            show_default=False,
+        ),
+    ],
+    scope: Annotated[
+        str | None, typer.Option("--scope", help="Narrow to models: 'model:a model:b'.")
+    ] = None,
+    lifetime: Annotated[
+        int | None, typer.Option("--lifetime", help="Seconds (default agents.token_ttl_s).")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Exchange at this gateway (POST /v1/agents/token)."),
+    ] = None,
+    token_only: Annotated[
+        bool, typer.Option("--token-only", help="Print only the access token.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Exchange a user's credential and an agent's key for a delegation token (RFC 8693)."""
+    from steward.cli.tokens_cmd import exchange_token
+
+    exchange_token(subject_token, actor_token, scope, lifetime, url, config, token_only)
 
 
 add_suspend_commands(

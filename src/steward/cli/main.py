@@ -40,6 +40,9 @@ def _register_identity() -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(admin_keys_app, name="admin-keys")
     app.add_typer(audit_app, name="audit")
+    from steward.cli.tokens_cmd import tokens_app
+
+    app.add_typer(tokens_app, name="tokens")
 
 
 _register_identity()

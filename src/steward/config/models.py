@@ -12,6 +12,7 @@ from steward.catalogue.settings import CatalogueSettings
 from steward.drift.settings import DriftSettings
 from steward.evals.settings import EvaluationSettings
 from steward.guard.settings import GuardSettings
+from steward.identity.tokens_settings import AgentTokenSettings
 from steward.notify.settings import NotificationSettings
 from steward.observability.settings import ObservabilitySettings
 from steward.remediation.settings import RemediationSettings
@@ -164,6 +165,7 @@ class StewardConfig(_Strict):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     rate_limits: list[RateLimitConfig] = Field(default_factory=list)
+    agents: AgentTokenSettings = Field(default_factory=AgentTokenSettings)
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from steward.config.settings import Runtime
-from steward.gateway import handlers, handlers_usage
+from steward.gateway import handlers, handlers_tokens, handlers_usage
 from steward.gateway.asgi import Receive, Scope, Send, send_body
 from steward.gateway.state import Gateway
 from steward.observability.endpoint import metrics_endpoint
@@ -73,6 +73,8 @@ class StewardApp:
             ),
             "/v1/models": lambda s, r, w: handlers.models(gw, s, r, w),
             "/v1/usage/self": lambda s, r, w: handlers_usage.usage_self(gw, s, r, w),
+            "/v1/agents/token": lambda s, r, w: handlers_tokens.token_exchange(gw, s, r, w),
+            "/.well-known/jwks.json": lambda s, r, w: handlers_tokens.jwks(gw, s, r, w),
             "/healthz": self._health,
             "/metrics": lambda s, r, w: metrics_endpoint(gw, s, r, w),
             "/mcp": self.mcp.handle,

@@ -33,7 +33,7 @@ UPSTREAM: Final = "upstream"
 def build_pipeline(gw: Gateway) -> Pipeline:
     return Pipeline(
         (
-            Authenticate(gw.snapshots),
+            Authenticate(gw.snapshots, gw.credentials),
             Parse(),
             Authorize(),
             Route(gw.routes, gw.catalogue),

@@ -18,7 +18,9 @@ from steward.events.sink import EventSink
 from steward.gateway.context import Deployment
 from steward.gateway.pipeline import build_pipeline
 from steward.guard.runtime import GuardRuntime
+from steward.identity.credentials import BearerResolver
 from steward.identity.snapshot import Principal, SnapshotHolder
+from steward.identity.tokens_issuer import TokenIssuer
 from steward.notify import Notifier
 from steward.observability.setup import build_metrics, build_telemetry
 from steward.providers.registry import ProviderRegistry
@@ -57,6 +59,8 @@ class Gateway:
             runtime.data_dir / "snapshot.json",
             self.config.server.state_poll_ms / 1000,
         )
+        self.credentials = BearerResolver(self.config.agents)  # API keys and delegation tokens
+        self.token_issuer = TokenIssuer(self.config.agents, self.sessions)  # /v1/agents/token
         self.catalogue = CatalogueRouting(self.config, self.registry, self.snapshots)
         spool_cfg = self.config.spool
         self.spool = Spool(

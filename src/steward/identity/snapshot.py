@@ -49,6 +49,8 @@ class Section:
 _SECTIONS: dict[str, Section] = {}
 # The modules that register sections, imported before the first snapshot is loaded: add yours.
 SECTION_MODULES: tuple[str, ...] = (
+    "steward.identity.tokens_keys",
+    "steward.identity.tokens_directory",
     "steward.agents.suspensions",
     "steward.agents.mcp.store",
     "steward.catalogue.section",
