@@ -130,6 +130,17 @@ def _register_slo() -> None:
 _register_slo()
 
 
+def _register_catalogue() -> None:
+    from steward.cli.catalogue_cmd import catalogue_app
+    from steward.cli.deploy_cmd import deploy_app
+
+    app.add_typer(catalogue_app, name="catalogue")
+    app.add_typer(deploy_app, name="deploy")
+
+
+_register_catalogue()
+
+
 @app.command("version")
 def version() -> None:
     """Print Steward's version."""

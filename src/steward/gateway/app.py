@@ -61,6 +61,9 @@ class StewardApp:
             models=[m.name for m in gw.config.models],
             providers=list(gw.config.providers),
         )
+        from steward.admin.routes_catalogue import mount_catalogue
+
+        mount_catalogue(self.admin, gw)  # /catalogue and /deployments (docs/catalogue.md)
         self.routes: dict[str, Handler] = {
             "/v1/chat/completions": lambda s, r, w: handlers.inference(
                 gw, s, r, w, "chat", "openai"
