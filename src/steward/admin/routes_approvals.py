@@ -98,9 +98,11 @@ def approvals_router(approvals: Approvals, suspensions: SuspensionService) -> AP
     async def suspend(body: SuspensionCreate, actor: ActorDep) -> SuspensionInfo:
         """Suspend: every gateway process refuses the next request within a second, closes
         open streams and MCP sessions, and the agent's open approvals are cancelled."""
-        return await asyncio.to_thread(
+        info = await asyncio.to_thread(
             lambda: suspensions.suspend(body.kind, body.name, body.reason, actor=actor)
         )
+        await approvals.announce(info.cancelled_approvals)
+        return info
 
     @router.delete("/suspensions/{kind}/{name}", tags=["kill switch"])
     async def resume(kind: Kind, name: str, actor: ActorDep, reason: str = "") -> SuspensionInfo:
@@ -110,7 +112,9 @@ def approvals_router(approvals: Approvals, suspensions: SuspensionService) -> AP
     @router.post("/suspensions/all-agents", status_code=201, tags=["kill switch"])
     async def freeze(body: Freeze, actor: ActorDep) -> SuspensionInfo:
         """Freeze every agent at once."""
-        return await asyncio.to_thread(lambda: suspensions.freeze_agents(body.reason, actor=actor))
+        info = await asyncio.to_thread(lambda: suspensions.freeze_agents(body.reason, actor=actor))
+        await approvals.announce(info.cancelled_approvals)
+        return info
 
     @router.delete("/suspensions/all-agents", tags=["kill switch"])
     async def thaw(actor: ActorDep, reason: str = "") -> SuspensionInfo:

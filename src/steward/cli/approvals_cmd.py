@@ -29,7 +29,7 @@ NoteOption = Annotated[str, typer.Option("--note", "-n", help="Why; recorded and
 
 
 @contextmanager
-def _store(config: str | None) -> Iterator[tuple[Runtime, ApprovalStore]]:
+def open_approvals(config: str | None) -> Iterator[tuple[Runtime, ApprovalStore]]:
     """Load the configuration, migrate the store and open the approvals; clean exits on error."""
     try:
         runtime = Runtime.load(config)
@@ -96,7 +96,7 @@ def list_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """List approvals, newest first."""
-    with _store(config) as (_, store):
+    with open_approvals(config) as (_, store):
         rows = store.list_approvals(status=status, agent=agent, limit=limit)
     show_list(rows, _COLUMNS, as_json, empty="No approvals.")
 
@@ -136,7 +136,7 @@ def _show(a: Approval, as_json: bool, message: str | None = None) -> None:
 @approvals_app.command("show")
 def show_cmd(approval_id: IdArg, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Show one approval: the exact action, its arguments, who asked and its state."""
-    with _store(config) as (_, store):
+    with open_approvals(config) as (_, store):
         approval = store.get(approval_id)
     _show(approval, as_json)
 
@@ -158,7 +158,7 @@ def approve_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Approve a pending approval: the agent's identical call may go through."""
-    with _store(config) as (runtime, store):
+    with open_approvals(config) as (runtime, store):
         approval = store.decide(approval_id, True, actor=cli_actor(), approver=approver, note=note)
     notify_decided(runtime, approval)
     _show(approval, as_json, f"Approved {approval.id}.")
@@ -175,7 +175,7 @@ def deny_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Deny a pending approval: the call is refused until the approval expires."""
-    with _store(config) as (runtime, store):
+    with open_approvals(config) as (runtime, store):
         approval = store.decide(approval_id, False, actor=cli_actor(), approver=approver, note=note)
     notify_decided(runtime, approval)
     _show(approval, as_json, f"Denied {approval.id}.")

@@ -66,6 +66,18 @@ def _target(kind: str | None, name: str | None, all_agents: bool) -> tuple[str, 
     return kind, name
 
 
+def _announce(config: str | None, approval_ids: list[str]) -> None:
+    """Tell approvers about the approvals the suspension cancelled (`approval.decided`)."""
+    if not approval_ids:
+        return
+    from steward.cli.approvals_cmd import notify_decided, open_approvals
+
+    with open_approvals(config) as (runtime, store):
+        cancelled = [store.get(i) for i in approval_ids]
+    for approval in cancelled:
+        notify_decided(runtime, approval)
+
+
 def _done(info: SuspensionInfo, as_json: bool, verb: str) -> None:
     what = "every agent" if info.kind == "all-agents" else f"{info.kind} {info.name}"
     message = f"{verb} {what}."
@@ -93,6 +105,7 @@ def suspend(
             info = svc.freeze_agents(reason, actor=cli_actor())
         else:
             info = svc.suspend(target[0], target[1], reason, actor=cli_actor())
+    _announce(config, info.cancelled_approvals)
     _done(info, as_json, "Froze" if target is None else "Suspended")
 
 

@@ -115,14 +115,24 @@ class Approvals:
 
     async def get(self, approval_id: str) -> Approval:
         """One approval (expired first if its time has passed)."""
-        approval = await asyncio.to_thread(self.store.get, approval_id)
-        return approval
+        await self.expire_due()
+        return await asyncio.to_thread(self.store.get, approval_id)
 
     async def list_approvals(
         self, status: str | None = None, agent: str | None = None, limit: int = 100
     ) -> list[Approval]:
         """Approvals, newest first."""
+        await self.expire_due()
         return await asyncio.to_thread(self.store.list_approvals, status, agent, limit)
+
+    async def expire_due(self) -> None:
+        """Expire what is due now, with its audit events and `approval.decided` notices."""
+        await self._announce_decided(await asyncio.to_thread(self.store.expire_due))
+
+    async def announce(self, approval_ids: Sequence[str]) -> None:
+        """Notify approvers of approvals decided elsewhere (cancelled by a suspension)."""
+        for approval_id in approval_ids:
+            await self._announce_decided([await asyncio.to_thread(self.store.get, approval_id)])
 
     # -- decisions (admin API) ----------------------------------------------------------------
 
@@ -136,6 +146,7 @@ class Approvals:
         note: str = "",
     ) -> Approval:
         """Approve or deny; wakes the calls waiting in this process and notifies approvers."""
+        await self.expire_due()
         approval = await asyncio.to_thread(
             lambda: self.store.decide(
                 approval_id, approve, actor=actor, approver=approver, note=note
@@ -173,7 +184,7 @@ class Approvals:
         while True:
             await asyncio.sleep(SWEEP_S)
             try:
-                await self._announce_decided(await asyncio.to_thread(self.store.expire_due))
+                await self.expire_due()
             except Exception as exc:  # the store is down: the next sweep catches up
                 log.warning("could not expire approvals: %s", exc)
 
