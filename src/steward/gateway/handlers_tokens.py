@@ -17,6 +17,7 @@ from steward.events.attribution import delegation_fields
 from steward.events.ids import new_id
 from steward.gateway.asgi import ClientGone, Receive, Scope, Send, header_dict, read_body
 from steward.gateway.errors import GatewayError
+from steward.identity.credentials import token_kid
 from steward.identity.tokens_exchange import (
     ISSUED_TOKEN_TYPE,
     ExchangeError,
@@ -121,7 +122,10 @@ async def token_exchange(gw: Gateway, scope: Scope, receive: Receive, send: Send
         request = parse_request(params, settings, headers.get("authorization"))
         snapshot = gw.snapshots.current
         grant = decide(snapshot, request, settings, gw.credentials)
-        token = await gw.token_issuer.sign(snapshot.section(SIGNING_KEYS), grant)
+        ring = snapshot.section(SIGNING_KEYS)
+        token = await gw.token_issuer.sign(ring, grant)
+        if token_kid(token) not in ring.keys:  # a key created just now: publish it at once
+            await gw.snapshots.refresh()
     except ClientGone:
         return
     except ExchangeError as err:
