@@ -50,17 +50,23 @@ class Capture(Stage):
 
     name = "capture"
 
-    def __init__(self, capture: SampleCapture, names: Callable[[], Mapping[str, str]]) -> None:
+    def __init__(
+        self,
+        capture: SampleCapture,
+        names: Callable[[], Mapping[str, str]],
+        raised: Callable[[], Mapping[str, float]] = dict,
+    ) -> None:
         self._capture = capture
         self._sampler = capture.sampler
         self._names = names
+        self._raised = raised
         self._streams: dict[str, list[str] | None] = {}  # request id -> text so far (sampled)
         self._ids: dict[str, str | None] = {}  # request id -> the streamed response's id
 
     def _sampled(self, ctx: RequestContext) -> bool:
         p = ctx.principal
         return self._sampler.sampled(
-            ctx.request_id, p.app_id if p else None, ctx.model_alias, self._names()
+            ctx.request_id, p.app_id if p else None, ctx.model_alias, self._names(), self._raised()
         )
 
     def on_chunk(self, ctx: RequestContext, event: dict[str, Any]) -> list[dict[str, Any]]:

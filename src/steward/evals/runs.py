@@ -60,9 +60,11 @@ class RunResult:
     errors: int  # items the model could not answer
     metrics: dict[str, Metric] = field(default_factory=dict)
 
-    def pass_rates(self) -> dict[str, float | None]:
-        """Evaluator name -> share of evaluated items that passed."""
-        return {name: m.pass_rate for name, m in self.metrics.items()}
+    @property
+    def pass_rates(self) -> dict[str, float]:
+        """Evaluator name -> share of evaluated items that passed (evaluators that scored no
+        item are left out). Matches the promotion gate's `RunOutcome` protocol."""
+        return {n: m.pass_rate for n, m in self.metrics.items() if m.pass_rate is not None}
 
     def failing(self, min_pass_rate: float | dict[str, float]) -> dict[str, float | None]:
         """Evaluators whose pass rate is below the minimum (one for all, or per name), with

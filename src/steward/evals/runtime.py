@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from steward.evals.capture import Capture, SampleCapture
+from steward.evals.sampling import OVERRIDES_SECTION
 from steward.gateway.stages.base import Stage
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from steward.gateway.state import Gateway
 
 log = logging.getLogger("steward.evals")
+_NONE: dict[str, float] = {}
 
 
 class EvalRuntime:
@@ -24,20 +26,23 @@ class EvalRuntime:
     def __init__(self, gw: Gateway) -> None:
         self._gw = gw
         self.settings = gw.config.evaluation
-        self.capture: SampleCapture | None = None
-        if self.settings.sampling.enabled:
-            self.capture = SampleCapture(self.settings, gw.guard, gw.sink)
+        # always built (cheap), so remediation can raise a rate at run time
+        self.capture = SampleCapture(self.settings, gw.guard, gw.sink)
         self.worker: EvalWorker | None = None
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def stages(self) -> tuple[Stage, ...]:
-        """The capture stage for `build_pipeline`, or nothing when no request can be sampled
-        (then evaluation costs nothing per request)."""
-        if self.capture is None:
-            return ()
+        """The capture stage for `build_pipeline`. With no rate configured or raised it costs
+        a status check and two dictionary lookups per request."""
         snapshots = self._gw.snapshots
-        return (Capture(self.capture, lambda: snapshots.current.names),)
+        return (
+            Capture(
+                self.capture,
+                lambda: snapshots.current.names,
+                lambda: snapshots.current.sections.get(OVERRIDES_SECTION) or _NONE,
+            ),
+        )
 
     async def start(self) -> None:
         """Start the in-process worker when configured."""
@@ -56,5 +61,4 @@ class EvalRuntime:
             self._stop.set()
             await self._task
             self._task = None
-        if self.capture is not None:
-            await self.capture.close()
+        await self.capture.close()

@@ -10,6 +10,11 @@ from steward.evals.settings import SamplingSettings
 
 _SCALE = float(1 << 64)
 EVALS_APP = "steward-evals"  # the judge's own requests are never sampled
+# Rates raised at run time by remediation (engineer S's `raise_sampling` action): the snapshot
+# section "sampling_overrides", "app:<id>" or "model:<alias>" -> rate. Read by name, so this
+# package does not depend on the remediation package.
+OVERRIDES_SECTION = "sampling_overrides"
+_NONE: Mapping[str, float] = {}
 
 
 def bucket(request_id: str) -> float:
@@ -51,9 +56,18 @@ class Sampler:
         app_id: str | None,
         model: str | None,
         names: Mapping[str, str],
+        raised: Mapping[str, float] = _NONE,
     ) -> bool:
-        """Whether to keep this request; `names` maps principal ids to names (the snapshot's)."""
+        """Whether to keep this request; `names` maps principal ids to names (the snapshot's),
+        `raised` holds rates remediation raised (the higher of it and the configured rate)."""
         app_name = names.get(app_id) if app_id is not None else None
         if app_name == EVALS_APP:
             return False
-        return is_sampled(request_id, self.rate(app_name, model))
+        rate = self.rate(app_name, model)
+        if raised:
+            bump = raised.get(f"app:{app_id}") if app_id is not None else None
+            if bump is None and model is not None:
+                bump = raised.get(f"model:{model}")
+            if bump is not None and bump > rate:
+                rate = bump
+        return is_sampled(request_id, rate)

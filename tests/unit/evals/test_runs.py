@@ -102,6 +102,7 @@ async def test_run_compare_and_gate(sessions: sessionmaker[Session]) -> None:
     )
     assert a.failing(0.9) == {"language": a.metrics["language"].pass_rate}
     assert a.failing({"refusal": 1.0}) == {}
+    assert a.pass_rates["refusal"] == 1.0 and set(a.pass_rates) == {"refusal", "json", "language"}
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(EvalRunItem)) == 10
         assert s.scalar(

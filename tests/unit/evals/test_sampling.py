@@ -47,6 +47,15 @@ def test_app_then_model_then_default() -> None:
     assert s.rate("other", "claude") == 0.1
     assert s.sampled("any-id", "app_1", "gpt", names)
     assert not s.sampled("any-id", "app_2", "gpt", names)
+    # remediation raises rates at run time: the higher of raised and configured applies
+    quiet = Sampler(SamplingSettings(default_rate=0.0, models={"gpt": 0.5}))
+    assert not quiet.sampled("any-id", "app_2", "claude", names)
+    assert quiet.sampled("any-id", "app_2", "claude", names, {"app:app_2": 1.0})
+    assert quiet.sampled("any-id", "app_9", "claude", names, {"model:claude": 1.0})
+    assert not quiet.sampled("any-id", "app_2", "claude", names, {"app:app_1": 1.0})
+    ids = [f"r{i}" for i in range(2000)]
+    lowered = sum(quiet.sampled(i, "app_2", "gpt", names, {"model:gpt": 0.1}) for i in ids)
+    assert 850 < lowered < 1150  # a raise never lowers the configured 0.5
     # the judge's own app is never sampled, whatever the rates
     everything = Sampler(SamplingSettings(default_rate=1.0, apps={"steward-evals": 1.0}))
     assert not everything.sampled("any-id", "app_3", "gpt", {"app_3": "steward-evals"})
