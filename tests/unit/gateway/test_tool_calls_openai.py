@@ -106,6 +106,15 @@ def test_withhold_every_call_finishes_with_stop_and_content() -> None:
     assert parsed.choices[0].finish_reason == "stop"
 
 
+def test_withhold_keeps_content_parts() -> None:
+    body = openai_answer(("refund", "{}"))
+    body["choices"][0]["message"]["content"] = [{"type": "text", "text": "Refunding."}]
+    wire.withhold(body, [deny(c) for c in wire.calls(body)])
+    parts = body["choices"][0]["message"]["content"]
+    assert parts[0] == {"type": "text", "text": "Refunding."}
+    assert parts[1]["text"].startswith("[steward] The tool call refund")
+
+
 def test_withhold_legacy_function_call() -> None:
     body = openai_answer()
     body["choices"][0]["message"]["function_call"] = {"name": "legacy", "arguments": "{}"}

@@ -84,7 +84,10 @@ def calls(body: dict[str, Any]) -> list[ToolCall]:
     return out
 
 
-def _with_text(content: Any, text: str) -> str:
+def _with_text(content: Any, text: str) -> Any:
+    """The message content with the explanation after the model's own text."""
+    if isinstance(content, list):  # content parts (some OpenAI-compatible servers)
+        return [*content, {"type": "text", "text": text}]
     return f"{content}\n\n{text}" if isinstance(content, str) and content else text
 
 
