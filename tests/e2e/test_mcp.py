@@ -28,6 +28,7 @@ from tests.fakes.mcp_upstream import (
     change_description,
     crm_server,
     stdio_command,
+    weather_server,
 )
 from tests.fakes.upstream import FakeUpstream
 
@@ -63,9 +64,16 @@ def crm() -> Iterator[tuple[HttpMcpUpstream, Any]]:
 
 
 @pytest.fixture(scope="module")
+def weather() -> Iterator[HttpMcpUpstream]:
+    with HttpMcpUpstream(weather_server()) as up:
+        yield up
+
+
+@pytest.fixture(scope="module")
 def gw(
     upstream: FakeUpstream,
     crm: tuple[HttpMcpUpstream, Any],
+    weather: HttpMcpUpstream,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("mcp")
@@ -82,7 +90,9 @@ def gw(
             "servers": {
                 "crm": {"url": crm[0].url, "guard_profile": "tools"},
                 "notes": stdio_command(),
+                "weather": {"url": weather.url, "call_timeout_s": 5},
             },
+            "reconnect_max_s": 1,
             "list_max_age_s": 0,
             "approval_wait_s": 0,
             "rate_limits": [{"scope": "user", "tool": "notes__word_count", "rpm": 2}],
@@ -483,3 +493,36 @@ async def test_a_legacy_session_works_and_is_bound_to_its_credential(
     listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
     assert _rpc(gw, other_key, listing, session).status_code == 404  # not its session
     assert _rpc(gw, user_key, listing, session).status_code == 200
+
+
+# -- upstream outages ----------------------------------------------------------------------------
+
+
+async def test_a_server_that_goes_down_is_reported_and_comes_back(
+    gw: Gateway, user_key: str, weather: HttpMcpUpstream
+) -> None:
+    async with mcp_client(gw, user_key) as client:
+        await wait_for_tools(client, {"weather__forecast", "notes__read"})
+        assert "sunny" in text(await client.call_tool("weather__forecast", {"city": "Oslo"}))
+        weather.stop()
+        try:
+            failed = await client.call_tool("weather__forecast", {"city": "Oslo"})
+            assert failed.is_error
+            assert outcome(failed)["status"] in ("unavailable", "failed")
+            deadline = time.monotonic() + 10
+            while True:
+                listed = await client.list_tools(cache_mode="bypass")
+                servers = (listed.meta or {})["steward/servers"]
+                if servers["weather"]["state"] == "down" or time.monotonic() > deadline:
+                    break
+                await _sleep(0.2)
+            assert servers["weather"]["state"] == "down" and servers["weather"]["error"]
+            assert "weather__forecast" not in {t.name for t in listed.tools}
+            # the other servers are unaffected
+            note = await client.call_tool("notes__read", {"name": "welcome"})
+            assert not note.is_error
+        finally:
+            weather.start()  # the same port
+        assert "weather__forecast" in await wait_for_tools(client, {"weather__forecast"})
+        back = await client.call_tool("weather__forecast", {"city": "Oslo"})
+        assert not back.is_error and "sunny" in text(back)

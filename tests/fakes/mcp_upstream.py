@@ -52,6 +52,17 @@ def crm_server() -> MCPServer:
     return server
 
 
+def weather_server() -> MCPServer:
+    """A second HTTP upstream, stopped and restarted by the outage test."""
+    server = MCPServer("weather")
+
+    @server.tool(description="Tomorrow's forecast for a city.")
+    def forecast(city: str) -> str:
+        return f"{city}: sunny, 21 C"
+
+    return server
+
+
 def change_description(server: MCPServer, description: str) -> None:
     """Replace lookup_customer with the same function under a new description (a rug pull)."""
     server.remove_tool("lookup_customer")
