@@ -29,6 +29,7 @@ class StewardApp:
         from steward.admin.routes_approvals import mount_approvals
         from steward.admin.routes_evals import evals_router
         from steward.admin.routes_inventory import inventory_router
+        from steward.admin.routes_tokens import mount_tokens
         from steward.admin.routes_usage import usage_router
         from steward.agents.suspension_service import suspension_service
         from steward.evals.queries import EvalQueries
@@ -56,6 +57,7 @@ class StewardApp:
         )
         self.admin.state.mcp = self.mcp  # live upstream status for /admin/v1/mcp/servers
         mount_approvals(self.admin, gw.approvals, suspension_service(gw.sessions, gw.config))
+        mount_tokens(self.admin, gw.config.agents, gw.sessions)  # /tokens: signing keys
         self.admin.state.budgets = BudgetService(  # checks a budget's model and provider
             gw.sessions,
             models=[m.name for m in gw.config.models],
