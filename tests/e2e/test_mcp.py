@@ -49,7 +49,11 @@ SECRET = "sk-proj-A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"
 GUARD = {
     "profiles": {
         "tools": {
-            "input": {"secret": "block", "EMAIL_ADDRESS": "redact"},
+            "input": {
+                "secret": "block",
+                "EMAIL_ADDRESS": "redact",
+                "CREDIT_CARD": "require_approval",
+            },
             "output": {"injection": "block"},
         }
     }
@@ -526,3 +530,19 @@ async def test_a_server_that_goes_down_is_reported_and_comes_back(
         assert "weather__forecast" in await wait_for_tools(client, {"weather__forecast"})
         back = await client.call_tool("weather__forecast", {"city": "Oslo"})
         assert not back.is_error and "sunny" in text(back)
+
+
+async def test_a_guard_profile_requiring_approval_holds_the_call_for_a_human(
+    gw: Gateway, agent_key: str
+) -> None:
+    approver = gw.org()["user"]
+    args = {"text": f"charge card 4111 1111 1111 1111 ref {uuid.uuid4().hex[:6]}"}
+    async with mcp_client(gw, agent_key) as client:
+        await wait_for_tools(client, {"crm__echo"})
+        held = await client.call_tool("crm__echo", args)
+        call = outcome(held)
+        assert (call["status"], call["code"]) == ("pending_approval", "approval_required")
+        assert "CREDIT_CARD" in text(held) and "4111" not in text(held)
+        gw.api("POST", f"/approvals/{call['approval_id']}/approve", {"approver": approver})
+        done = await client.call_tool("crm__echo", args)
+    assert not done.is_error and "received: charge card" in text(done)

@@ -54,6 +54,7 @@ class CallRecord:
     upstream_ms: float | None = None
     approval_id: str | None = None
     scan: GuardScan | None = None
+    guard_hold: str | None = None  # a guard profile requires approval for the arguments
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,6 +141,9 @@ def _guard_arguments(
         arguments = mcp.guard.arguments(scan, rec.arguments)
     except GuardUnavailable as exc:
         raise Stop("blocked", "guard_unavailable", str(exc)) from exc
+    if scan.stops and all(h.decision.action == "require_approval" for _, h in scan.stops):
+        rec.guard_hold = scan.stop_message()  # held for a human, like a policy's @approval
+        scan.stops = []
     if scan.stops:
         raise Stop(
             "blocked",
@@ -151,9 +155,11 @@ def _guard_arguments(
 
 
 async def _authorize(mcp: McpServer, caller: Caller, entry: Entry, rec: CallRecord) -> None:
+    found = rec.scan.findings if rec.scan else {}
     context = {
-        "transport": "mcp",
-        "guard": sorted({k[3] for k in rec.scan.findings if k[3]}) if rec.scan else [],
+        "endpoint": "mcp",
+        "findings": sorted({str(k[2]) for k in found}),  # entities the guard found
+        "data_classes": sorted({str(k[3]) for k in found}),
     }
     decision = decide_tool(
         mcp.gw, caller.principal, entry.name, entry.server, rec.arguments, context
@@ -164,12 +170,20 @@ async def _authorize(mcp: McpServer, caller: Caller, entry: Entry, rec: CallReco
         raise Stop(
             "denied", "policy_denied", f"the call was denied by policy: {decision.reason}", extra
         )
-    if decision.approval:
-        await _approval(mcp, caller, entry, rec, decision)
+    reasons = [decision.reason] if decision.approval else []
+    if rec.guard_hold:
+        reasons.append(f"the arguments need approval under {rec.guard_hold}")
+    if reasons:
+        await _approval(mcp, caller, entry, rec, decision, "; ".join(reasons))
 
 
 async def _approval(
-    mcp: McpServer, caller: Caller, entry: Entry, rec: CallRecord, decision: Decision
+    mcp: McpServer,
+    caller: Caller,
+    entry: Entry,
+    rec: CallRecord,
+    decision: Decision,
+    reason: str,
 ) -> None:
     approvals = getattr(mcp.gw, "approvals", None)
     if approvals is None:
@@ -183,7 +197,7 @@ async def _approval(
         ACTION,
         entry.name,
         rec.arguments,
-        decision.reason,
+        reason,
         rec.request_id,
         decision.policies,
     )
@@ -206,7 +220,7 @@ async def _approval(
             "pending_approval",
             "approval_required",
             f"this call needs a human's approval (approval {approval.id}, expires "
-            f"{approval.expires_at.isoformat()}): {decision.reason}. Repeat the same call with "
+            f"{approval.expires_at.isoformat()}): {reason}. Repeat the same call with "
             "the same arguments to check; it runs once approved.",
             extra,
         )
