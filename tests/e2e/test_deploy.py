@@ -33,6 +33,7 @@ MODELS = [
         "fallbacks": ["chat"],
     },
     {"name": "alone", "provider": "sim", "upstream_model": "sim-alone-1"},
+    {"name": "api", "provider": "sim", "upstream_model": "sim-api-1"},
 ]
 
 
@@ -202,3 +203,31 @@ def test_bad_input_gets_clear_errors(gw: Gateway) -> None:
     assert r.status_code == 422 and "proposed, approved, deprecated, blocked" in r.text
     r = cli(gw, "deploy", "promote", "chat", "--to", "sim-smart-1", "--dataset", "/nonexistent")
     assert r.returncode == 1 and "cannot read dataset" in r.stderr
+
+
+def test_promotion_through_the_admin_api(gw: Gateway, key: str) -> None:
+    items = [{"input": f"Explain topic number {i}", "expected": "topic"} for i in range(5)]
+    r = gw.admin.post(
+        f"{gw.url}/admin/v1/deployments/api/promote",
+        json={"to": "down/sim-down-1", "items": items},
+    )
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"]["code"] == "promotion_refused" and not body["promoted"]
+    assert {m["name"] for m in body["evaluation"]["metrics"] if not m["passed"]} == {"answered"}
+    assert body["evaluation"]["run_id"]
+
+    r = gw.admin.post(
+        f"{gw.url}/admin/v1/deployments/api/promote",
+        json={
+            "to": "sim/sim-smart-1",
+            "items": items,
+            "evaluators": ["answered", "expected"],
+            "thresholds": {"expected": 1.0},
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["deployment"]["primary"] == "sim/sim-smart-1"
+    wait_for(gw, key, "api", "sim-smart-1")
+    runs = gw.admin.get(f"{gw.url}/admin/v1/deployments/api").json()["history"]
+    assert runs[0]["action"] == "promote" and runs[0]["evaluation"]["passed"]

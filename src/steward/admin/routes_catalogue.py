@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from steward.admin.auth import ActorDep, authenticate
 from steward.catalogue.deploy import DeploymentService
-from steward.catalogue.golden import MAX_ITEMS, parse_dataset
+from steward.catalogue.golden import MAX_ITEMS, dataset_of
 from steward.catalogue.promote import gate_options, promote
 from steward.catalogue.records import DeploymentInfo, ModelInfo
 from steward.cli._common import to_jsonable
@@ -135,18 +135,16 @@ def _deployment_routes(
     async def promote_alias(alias: str, body: PromoteBody, actor: ActorDep) -> Any:
         """Run the gate on `items` and promote `to` if every metric passes; 422
         `promotion_refused` with the evaluation otherwise."""
-        import orjson
-
-        items = parse_dataset([orjson.dumps(i).decode() for i in body.items])
+        data = dataset_of(body.items, f"admin-api:{alias}")
         per = [f"{k}={v}" for k, v in body.thresholds.items()]
         if body.default_threshold is not None:
             per.append(str(body.default_threshold))
         options = gate_options(service, body.evaluators, per, body.min_items)
-        result = await promote(service, registry, alias, body.to, items, options, actor=actor)
+        result = await promote(service, registry, alias, body.to, data, options, actor=actor)
         payload = {
             "promoted": result.deployment is not None,
             "candidate": result.candidate,
-            "evaluation": result.verdict.to_json(),
+            "evaluation": {**result.verdict.to_json(), "run_id": result.run.run.run_id},
             "deployment": to_jsonable(result.deployment),
         }
         if result.deployment is None:

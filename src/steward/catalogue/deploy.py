@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from steward.catalogue.gate import Verdict
 from steward.catalogue.records import DeploymentChange, DeploymentInfo
@@ -56,6 +56,11 @@ def _snapshot(row: CatalogueDeployment | None) -> dict[str, Any]:
 
 class DeploymentService(CatalogueService):
     """Traffic splits and promotions of configured aliases."""
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The store's session factory (evaluation runs of the promotion gate use it)."""
+        return self._sessions
 
     def alias(self, name: str) -> ModelConfig:
         """A configured alias, or NotFound naming the known ones."""
@@ -141,10 +146,14 @@ class DeploymentService(CatalogueService):
             self._apply(s, alias, row, "canary", actor, candidate=ref.name, percent=percent)
         return self.status(alias)
 
-    def promote(self, alias: str, to: str, verdict: Verdict, *, actor: Actor) -> DeploymentInfo:
+    def promote(
+        self, alias: str, to: str, verdict: Verdict, *, actor: Actor, run_id: str | None = None
+    ) -> DeploymentInfo:
         """Make `to` the alias's primary if the gate's verdict passed (the canary ends);
-        otherwise audit the refusal and raise GateRefused with the failing metrics."""
+        otherwise audit the refusal and raise GateRefused with the failing metrics. `run_id`
+        names the stored evaluation run the verdict came from."""
         ref = self.target(alias, to, promoting=True)
+        evaluation = {**verdict.to_json(), "run_id": run_id}
         if not verdict.passed:
             self.record_audit(
                 actor,
@@ -153,7 +162,7 @@ class DeploymentService(CatalogueService):
                 target_type="model",
                 target_id=alias,
                 reason=verdict.reason(),
-                details={"to": ref.name, "evaluation": verdict.to_json()},
+                details={"to": ref.name, "evaluation": evaluation},
             )
             raise GateRefused(
                 f"promotion of {ref.name} to '{alias}' refused: {verdict.reason()}", verdict
@@ -173,7 +182,7 @@ class DeploymentService(CatalogueService):
                 primary=primary,
                 candidate=None,
                 percent=0.0,
-                evaluation=verdict.to_json(),
+                evaluation=evaluation,
             )
         return self.status(alias)
 

@@ -1,17 +1,30 @@
-"""Running a golden dataset on a candidate deployment for the promotion gate. Each JSONL line
-is `{"input": "..."}` or `{"messages": [...]}` with an optional `expected` (a string or a list
-of strings the answer must contain, case-insensitively) and `id`. The candidate is called
-directly through its provider adapter (it is not an alias clients can reach yet)."""
+"""Running a golden dataset on a candidate deployment for the promotion gate, through the
+evaluation package (`steward.evals.runs.run_dataset`): the run, its items and records are stored
+like any `steward eval run` and can be compared with other runs. The candidate is called directly
+through its provider adapter (clients cannot reach it yet). Datasets are the evaluation
+package's JSONL golden sets (docs/evaluation.md)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
+import hashlib
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import orjson
+from sqlalchemy.orm import Session, sessionmaker
+
+from steward.config.models import StewardConfig
+from steward.evals.datasets import Dataset, DatasetError, Item, parse_item
+from steward.evals.datasets import load_dataset as _load_dataset
+from steward.evals.evaluators import EvaluatorUnavailable, build_evaluators, close_evaluators
+from steward.evals.evaluators.base import Evaluator, Subject, Verdict
+from steward.evals.runs import RunResult, run_dataset
+from steward.evals.settings import EvaluatorKind
+from steward.evals.targets import Completion, TargetError, chat_body
+from steward.evals.worker import judge_url
 from steward.events.ids import new_id
 from steward.gateway.context import Deployment
 from steward.gateway.errors import GatewayError
@@ -19,174 +32,216 @@ from steward.gateway.upstream import client_response, native_request
 from steward.identity.errors import Invalid
 from steward.providers.base import CallInfo, UpstreamError
 
-# metric -> what it checks; `expected` applies only to items that say what they expect
-EVALUATORS: dict[str, str] = {
-    "answered": "the candidate answered without an error",
-    "non_empty": "the answer has text",
-    "complete": "the answer was not cut off (finish_reason is not length)",
-    "expected": "the answer contains every expected string (case-insensitive)",
-}
 MAX_ITEMS = 10_000
-_CONCURRENCY = 4
+ANSWERED = "answered"  # computed from the run: items the candidate answered without an error
+EXPECTED = "expected"  # the gate's own evaluator: the answer contains the expected text
+GATE_METRICS: dict[str, str] = {
+    ANSWERED: "the candidate answered without an error",
+    EXPECTED: "the answer contains the item's expected text (each of a list), case-insensitive",
+}
+# the gate's evaluators when none are configured or given
+DEFAULT_EVALUATORS: tuple[str, ...] = (ANSWERED, "refusal", "empty", "truncated", EXPECTED)
 
 
-@dataclass(frozen=True, slots=True)
-class GoldenItem:
-    id: str
-    messages: list[dict[str, Any]]
-    expected: tuple[str, ...] = ()
+class ExpectedContains(Evaluator):
+    """Golden items' `expected`: the answer must contain it (a JSON list: each element),
+    ignoring case. Items without `expected` are not scored."""
+
+    kind: ClassVar[str] = EXPECTED
+
+    def __init__(self) -> None:  # not a live-traffic kind: no EvaluatorConfig
+        self.name = EXPECTED
+        self.threshold = 1.0
+
+    def applies(self, subject: Subject, app_name: str | None) -> bool:
+        return True
+
+    async def evaluate(self, subject: Subject) -> Verdict | None:
+        if subject.expected is None:
+            return None
+        wanted = _expected(subject.expected)
+        answer = subject.answer.lower()
+        missing = [w for w in wanted if w.lower() not in answer]
+        score = (len(wanted) - len(missing)) / len(wanted) if wanted else 1.0
+        if missing:
+            return Verdict(score, "missing: " + ", ".join(repr(m) for m in missing[:5]))
+        return Verdict(score, "every expected text is in the answer")
 
 
-@dataclass(slots=True)
-class RunResult:
-    """Pass rate per metric over the dataset, and the failures by item id."""
+def _expected(text: str) -> list[str]:
+    if text.startswith("["):
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return [text]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+    return [text]
 
-    items: int = 0
-    passed: dict[str, int] = field(default_factory=dict)
-    applicable: dict[str, int] = field(default_factory=dict)
-    failures: dict[str, list[str]] = field(default_factory=dict)  # metric -> item ids
+
+class CandidateTarget:
+    """A candidate deployment asked directly (the evaluation package's Target protocol)."""
+
+    name = "direct"
+
+    def __init__(self, dep: Deployment) -> None:
+        self.dep = dep
+
+    async def complete(
+        self, messages: list[dict[str, str]], fmt: dict[str, Any] | None
+    ) -> Completion:
+        dep = self.dep
+        call = CallInfo(
+            upstream_model=dep.model.target,
+            timeout_s=dep.model.timeout_s or dep.provider.timeout_s,
+            request_id=new_id(),
+        )
+        started = time.perf_counter()
+        try:
+            resp = await dep.adapter.chat(
+                native_request(dep, "openai", chat_body(dep.model.name, messages, fmt)), call
+            )
+            body = client_response(dep, "openai", resp.body)
+        except UpstreamError as exc:
+            raise TargetError(f"upstream {exc.status}: {exc.message}") from exc
+        except GatewayError as exc:
+            raise TargetError(exc.message) from exc
+        from steward.evals.content import answer_text
+
+        choices = body.get("choices") or [{}]
+        first = choices[0] if isinstance(choices[0], dict) else {}
+        return Completion(
+            answer=answer_text(body, "openai"),
+            finish_reason=first.get("finish_reason"),
+            latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
+            response_id=body.get("id") if isinstance(body.get("id"), str) else None,
+        )
+
+    async def aclose(self) -> None:
+        """The registry belongs to the caller."""
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """A stored evaluation run seen by the gate: pass rate per metric, `answered` included."""
+
+    run: RunResult
+
+    @property
+    def items(self) -> int:
+        return self.run.items
 
     @property
     def pass_rates(self) -> Mapping[str, float]:
-        return {m: self.passed.get(m, 0) / n for m, n in self.applicable.items() if n}
-
-    def note(self, metric: str, ok: bool, item_id: str) -> None:
-        self.applicable[metric] = self.applicable.get(metric, 0) + 1
-        if ok:
-            self.passed[metric] = self.passed.get(metric, 0) + 1
-        else:
-            self.failures.setdefault(metric, []).append(item_id)
+        rates = dict(self.run.pass_rates)
+        if self.run.items:
+            rates[ANSWERED] = (self.run.items - self.run.errors) / self.run.items
+        return rates
 
 
-def _item(n: int, raw: Any) -> GoldenItem:
-    if not isinstance(raw, dict):
-        raise Invalid(f"line {n}: expected a JSON object", code="invalid_dataset")
-    if isinstance(raw.get("messages"), list) and raw["messages"]:
-        messages = raw["messages"]
-    elif isinstance(raw.get("input"), str) and raw["input"].strip():
-        messages = [{"role": "user", "content": raw["input"]}]
-    else:
-        raise Invalid(
-            f"line {n}: give 'input' (text) or 'messages' (a list)", code="invalid_dataset"
-        )
-    expected = raw.get("expected", ())
-    if isinstance(expected, str):
-        expected = (expected,)
-    if not isinstance(expected, list | tuple) or not all(isinstance(e, str) for e in expected):
-        raise Invalid(
-            f"line {n}: 'expected' must be a string or a list of strings", code="invalid_dataset"
-        )
-    return GoldenItem(str(raw.get("id") or n), messages, tuple(expected))
+def load_dataset(path: str | Path) -> Dataset:
+    """A golden dataset (JSONL) from a file; a bad file or line is an Invalid error."""
+    try:
+        data = _load_dataset(path)
+    except DatasetError as exc:
+        raise Invalid(str(exc), code="invalid_dataset") from None
+    if len(data.items) > MAX_ITEMS:
+        raise Invalid(f"the dataset has more than {MAX_ITEMS} items", code="invalid_dataset")
+    return data
 
 
-def parse_dataset(lines: Sequence[str]) -> list[GoldenItem]:
-    """Golden items from JSONL lines (blank lines skipped); a bad line names its number."""
-    items = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise Invalid(f"line {n}: not JSON ({exc.msg})", code="invalid_dataset") from None
-        items.append(_item(n, raw))
-        if len(items) > MAX_ITEMS:
-            raise Invalid(f"the dataset has more than {MAX_ITEMS} items", code="invalid_dataset")
+def dataset_of(items: Sequence[Any], name: str) -> Dataset:
+    """A dataset from decoded JSONL objects (the admin API's `items`)."""
     if not items:
         raise Invalid("the dataset has no items", code="invalid_dataset")
-    return items
+    parsed: list[Item] = []
+    for n, raw in enumerate(items):
+        try:
+            parsed.append(parse_item(raw, n, f"items[{n}]"))
+        except DatasetError as exc:
+            raise Invalid(str(exc), code="invalid_dataset") from None
+    digest = hashlib.sha256(orjson.dumps(list(items))).hexdigest()
+    return Dataset(name=name, sha256=digest, items=parsed)
 
 
-def load_dataset(path: str | Path) -> list[GoldenItem]:
-    """Read a JSONL golden dataset from a file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise Invalid(
-            f"cannot read dataset {path}: {exc.strerror}", code="invalid_dataset"
-        ) from None
-    return parse_dataset(text.splitlines())
+def known_evaluators(config: StewardConfig) -> list[str]:
+    """Metric names the gate accepts: its own and the evaluation package's kinds and names."""
+    from typing import get_args
+
+    configured = [c.name for c in config.evaluation.evaluators]
+    return list(dict.fromkeys([*GATE_METRICS, *get_args(EvaluatorKind), *configured]))
 
 
-def check_evaluators(names: Sequence[str]) -> list[str]:
-    """The evaluator names to run (all when none are given); unknown names are an error."""
-    unknown = [n for n in names if n not in EVALUATORS]
+def check_evaluators(config: StewardConfig, names: Sequence[str]) -> list[str]:
+    """The metrics to compute (the defaults when none are given); unknown names are an error."""
+    known = known_evaluators(config)
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise Invalid(
-            f"unknown evaluator(s) {', '.join(unknown)}; known: {', '.join(EVALUATORS)}",
+            f"unknown evaluator(s) {', '.join(unknown)}; known: {', '.join(known)}",
             code="invalid_evaluator",
         )
-    return list(dict.fromkeys(names)) or list(EVALUATORS)
+    return list(dict.fromkeys(names)) or list(DEFAULT_EVALUATORS)
 
 
-async def _ask(dep: Deployment, item: GoldenItem) -> tuple[str, str | None] | None:
-    """(answer text, finish_reason), or None when the candidate failed."""
-    body = {"model": dep.model.name, "messages": item.messages}
-    call = CallInfo(
-        upstream_model=dep.model.target,
-        timeout_s=dep.model.timeout_s or dep.provider.timeout_s,
-        request_id=new_id(),
-    )
-    try:
-        resp = await dep.adapter.chat(native_request(dep, "openai", body), call)
-        out = client_response(dep, "openai", resp.body)
-    except (UpstreamError, GatewayError):
-        return None
-    choices = out.get("choices") or [{}]
-    message = choices[0].get("message") or {}
-    content = message.get("content")
-    return (content if isinstance(content, str) else "", choices[0].get("finish_reason"))
-
-
-def _score(
-    result: RunResult,
-    item: GoldenItem,
-    got: tuple[str, str | None] | None,
-    evaluators: Sequence[str],
-) -> None:
-    text, finish = got if got is not None else ("", None)
-    for metric in evaluators:
-        if metric == "answered":
-            result.note(metric, got is not None, item.id)
-        elif metric == "non_empty":
-            result.note(metric, got is not None and bool(text.strip()), item.id)
-        elif metric == "complete":
-            result.note(metric, got is not None and finish != "length", item.id)
-        elif metric == "expected" and item.expected:
-            low = text.lower()
-            result.note(metric, all(e.lower() in low for e in item.expected), item.id)
-
-
-async def run_dataset(
-    dep: Deployment, items: Sequence[GoldenItem], evaluators: Sequence[str]
-) -> RunResult:
-    """Ask the candidate every item (a few at a time) and score the answers."""
+async def evaluate_candidate(
+    sessions: sessionmaker[Session],
+    config: StewardConfig,
+    dep: Deployment,
+    dataset: Dataset,
+    metrics: Sequence[str],
+    *,
+    label: str,
+) -> GateRun:
+    """Run `dataset` on the candidate with the evaluators behind `metrics`; the run is stored."""
     if dep.model.kind != "chat":
         raise Invalid(
             f"'{dep.model.name}' is an {dep.model.kind} model; the golden-set gate evaluates "
             "chat models",
             code="model_kind_mismatch",
         )
-    names = check_evaluators(evaluators)
-    gate = asyncio.Semaphore(_CONCURRENCY)
-
-    async def one(item: GoldenItem) -> tuple[str, str | None] | None:
-        async with gate:
-            return await _ask(dep, item)
-
-    answers = await asyncio.gather(*(one(i) for i in items))
-    result = RunResult(items=len(items))
-    for item, got in zip(items, answers, strict=True):
-        _score(result, item, got, names)
-    return result
+    names = [m for m in metrics if m not in GATE_METRICS]
+    try:
+        evaluators: list[Evaluator] = (
+            build_evaluators(
+                config.evaluation,
+                judge_url(config.server.host, config.server.port),
+                names,
+                strict=True,
+            )
+            if names
+            else []
+        )
+    except EvaluatorUnavailable as exc:
+        raise Invalid(str(exc), code="evaluator_unavailable") from None
+    if EXPECTED in metrics:
+        evaluators.append(ExpectedContains())
+    try:
+        run = await run_dataset(
+            sessions,
+            dataset,
+            CandidateTarget(dep),
+            evaluators,
+            model=dep.model.name,
+            upstream_model=dep.model.target,
+            label=label,
+        )
+    finally:
+        await close_evaluators(evaluators)
+    return GateRun(run)
 
 
 __all__ = [
-    "EVALUATORS",
-    "GoldenItem",
-    "RunResult",
+    "ANSWERED",
+    "DEFAULT_EVALUATORS",
+    "EXPECTED",
+    "GATE_METRICS",
+    "CandidateTarget",
+    "ExpectedContains",
+    "GateRun",
     "check_evaluators",
+    "dataset_of",
+    "evaluate_candidate",
+    "known_evaluators",
     "load_dataset",
-    "parse_dataset",
-    "run_dataset",
 ]

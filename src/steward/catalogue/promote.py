@@ -1,6 +1,6 @@
-"""Promotion with its gate: run the golden dataset on the candidate upstream model, judge the
-pass rates against the thresholds, and promote only when every metric passes. Shared by
-`steward deploy promote` and POST /admin/v1/deployments/{alias}/promote."""
+"""Promotion with its gate: run the golden dataset on the candidate upstream model (a stored
+evaluation run), judge the pass rates against the thresholds, and promote only when every metric
+passes. Shared by `steward deploy promote` and POST /admin/v1/deployments/{alias}/promote."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 from steward.catalogue.deploy import DeploymentService, GateRefused
 from steward.catalogue.gate import Verdict, judge
-from steward.catalogue.golden import GoldenItem, RunResult, check_evaluators, run_dataset
+from steward.catalogue.golden import ANSWERED, EXPECTED, GateRun, check_evaluators
+from steward.catalogue.golden import evaluate_candidate as _evaluate
 from steward.catalogue.records import DeploymentInfo
 from steward.catalogue.routing import build_deployment, configured_deployment
+from steward.evals.datasets import Dataset
 from steward.identity.errors import Invalid
 from steward.identity.records import Actor
 from steward.providers.registry import ProviderRegistry
@@ -25,14 +27,15 @@ class GateOptions:
     thresholds: Mapping[str, float]
     default_threshold: float
     min_items: int
+    explicit: bool  # evaluators were named (each must then be measured)
 
 
 @dataclass(frozen=True)
 class Promotion:
-    """The outcome: the evaluation, the verdict, and the new deployment when promoted."""
+    """The outcome: the stored run, the verdict, and the new deployment when promoted."""
 
     candidate: str
-    result: RunResult
+    run: GateRun
     verdict: Verdict
     deployment: DeploymentInfo | None
 
@@ -71,13 +74,24 @@ def gate_options(
     """The configured gate (`catalogue.promotion`) with the caller's overrides."""
     conf = service.config.catalogue.promotion
     per, default = parse_thresholds(thresholds)
-    names = check_evaluators(list(evaluators) or conf.evaluators)
+    asked = list(evaluators) or conf.evaluators
+    names = check_evaluators(service.config, asked)
     return GateOptions(
         evaluators=tuple(names),
         thresholds={**conf.thresholds, **per},
         default_threshold=conf.default_threshold if default is None else default,
         min_items=conf.min_items if min_items is None else min_items,
+        explicit=bool(asked),
     )
+
+
+def _required(options: GateOptions, dataset: Dataset) -> list[str]:
+    """Metrics that fail when not measured: the named ones (`expected` only when some item
+    expects something), or `answered` alone for the default set."""
+    has_expected = any(i.expected is not None for i in dataset.items)
+    if not options.explicit:
+        return [ANSWERED]
+    return [m for m in options.evaluators if m != EXPECTED or has_expected]
 
 
 async def promote(
@@ -85,12 +99,12 @@ async def promote(
     registry: ProviderRegistry,
     alias: str,
     to: str,
-    items: Sequence[GoldenItem],
+    dataset: Dataset,
     options: GateOptions,
     *,
     actor: Actor,
 ) -> Promotion:
-    """Evaluate `to` as a deployment of `alias` on `items`; promote it if the gate passes.
+    """Evaluate `to` as a deployment of `alias` on `dataset`; promote it if the gate passes.
     A refused promotion is audited and returned with `deployment` None."""
     cfg = service.alias(alias)
     ref = service.target(alias, to, promoting=True)
@@ -98,22 +112,34 @@ async def promote(
     dep = build_deployment(service.config, registry, base, ref.name)
     if dep is None:  # target() checked the provider; the configuration changed meanwhile
         raise Invalid(f"{ref.name} cannot be built as a deployment", code="unknown_model")
-    result = await run_dataset(dep, items, options.evaluators)
+    run = await _evaluate(
+        service.sessions,
+        service.config,
+        dep,
+        dataset,
+        options.evaluators,
+        label=f"promotion gate: {alias} -> {ref.name}",
+    )
+    rates = {m: r for m, r in run.pass_rates.items() if m in options.evaluators}
+    measured = _Measured(rates, run.items)
     verdict = judge(
-        result,
+        measured,
         {m: t for m, t in options.thresholds.items() if m in options.evaluators},
         options.default_threshold,
         min_items=options.min_items,
-        # `expected` is measured only when some item says what it expects
-        required=[
-            m for m in options.evaluators if m != "expected" or any(i.expected for i in items)
-        ],
+        required=_required(options, dataset),
     )
     try:
-        info = service.promote(alias, ref.name, verdict, actor=actor)
+        info = service.promote(alias, ref.name, verdict, actor=actor, run_id=run.run.run_id)
     except GateRefused:
-        return Promotion(ref.name, result, verdict, None)
-    return Promotion(ref.name, result, verdict, info)
+        return Promotion(ref.name, run, verdict, None)
+    return Promotion(ref.name, run, verdict, info)
+
+
+@dataclass(frozen=True)
+class _Measured:
+    pass_rates: Mapping[str, float]
+    items: int
 
 
 __all__ = ["GateOptions", "Promotion", "gate_options", "parse_thresholds", "promote"]

@@ -16,7 +16,9 @@ class PromotionSettings(BaseModel):
         None, description="Golden dataset (JSONL) run on a candidate before promotion."
     )
     evaluators: list[str] = Field(
-        default_factory=list, description="Evaluators to run; empty: the dataset runner's default."
+        default_factory=list,
+        description="Metrics to compute: answered, expected, evaluation kinds or evaluator "
+        "names; empty: answered, refusal, empty, truncated, expected.",
     )
     thresholds: dict[str, float] = Field(
         default_factory=dict,

@@ -102,7 +102,10 @@ def _print_gate(p: Promotion) -> None:
             c.name, rate, f"{c.threshold:.1%}", "[green]pass[/]" if c.passed else "[red]FAIL[/]"
         )
     console().print(table)
-    typer.echo(f"items evaluated: {p.verdict.items}")
+    typer.echo(
+        f"items evaluated: {p.verdict.items}, unanswered: {p.run.run.errors}; "
+        f"evaluation run {p.run.run.run_id} (steward eval show {p.run.run.run_id})"
+    )
 
 
 @deploy_app.command("promote")
@@ -119,7 +122,8 @@ def promote_cmd(
         str | None,
         typer.Option(
             "--evaluators",
-            help="Comma-separated metrics: answered, non_empty, complete, expected.",
+            help="Comma-separated metrics: answered, expected, or evaluation kinds and "
+            "names (refusal, empty, truncated, json, ...).",
         ),
     ] = None,
     threshold: Annotated[
@@ -142,7 +146,7 @@ def promote_cmd(
         path = dataset or svc.config.catalogue.promotion.dataset
         if not path:
             fail("give --dataset (or set catalogue.promotion.dataset)")
-        items = load_dataset(path)
+        data = load_dataset(path)
         options = gate_options(
             svc,
             [e.strip() for e in (evaluators or "").split(",") if e.strip()],
@@ -153,7 +157,7 @@ def promote_cmd(
 
         async def run() -> Promotion:
             try:
-                return await promote(svc, registry, alias, to, items, options, actor=cli_actor())
+                return await promote(svc, registry, alias, to, data, options, actor=cli_actor())
             finally:
                 await registry.aclose()
 
@@ -163,7 +167,7 @@ def promote_cmd(
             {
                 "promoted": result.deployment is not None,
                 "candidate": result.candidate,
-                "evaluation": result.verdict.to_json(),
+                "evaluation": {**result.verdict.to_json(), "run_id": result.run.run.run_id},
                 "deployment": result.deployment,
             }
         )

@@ -3,12 +3,13 @@ gated promotion and rollback, each audited and visible in the snapshot section."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from sqlalchemy import Engine, select
 
 from steward.catalogue.deploy import DeploymentService, GateRefused
-from steward.catalogue.gate import judge
-from steward.catalogue.golden import RunResult
+from steward.catalogue.gate import Verdict, judge
 from steward.catalogue.section import load
 from steward.identity import IdentityService
 from steward.identity.errors import Conflict, Invalid, NotFound
@@ -64,10 +65,14 @@ def test_owner_and_data_classes(deploy: DeploymentService, identity: IdentitySer
     assert deploy.set_data_classes("chat", None, actor=ACTOR).data_classes is None
 
 
-def _verdict(rate: float) -> object:
-    r = RunResult(items=4)
-    r.passed["expected"], r.applicable["expected"] = round(rate * 4), 4
-    return judge(r, {"expected": 0.75}, 0.9)
+@dataclass(frozen=True)
+class Run:
+    pass_rates: dict[str, float]
+    items: int
+
+
+def _verdict(rate: float) -> Verdict:
+    return judge(Run({"expected": rate}, 4), {"expected": 0.75}, 0.9)
 
 
 def test_canary_promote_rollback(deploy: DeploymentService, engine: Engine) -> None:
@@ -80,12 +85,12 @@ def test_canary_promote_rollback(deploy: DeploymentService, engine: Engine) -> N
     assert split.candidate == "sim/sim-smart-1" and split.percent == 25
 
     with pytest.raises(GateRefused, match="expected 50.0% < 75.0%"):
-        deploy.promote("chat", "smart", _verdict(0.5), actor=ACTOR)  # type: ignore[arg-type]
+        deploy.promote("chat", "smart", _verdict(0.5), actor=ACTOR)
     assert deploy.status("chat").candidate == "sim/sim-smart-1"  # unchanged
     denied = audits(engine, "deployment.promote")
     assert denied[0].outcome == "denied"
 
-    info = deploy.promote("chat", "sim/sim-smart-1", _verdict(1.0), actor=ACTOR)  # type: ignore[arg-type]
+    info = deploy.promote("chat", "sim/sim-smart-1", _verdict(1.0), actor=ACTOR)
     assert (info.primary, info.candidate) == ("sim/sim-smart-1", None)
     assert info.history[0].evaluation is not None and info.history[0].evaluation["passed"]
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steward.catalogue.gate import judge
-from steward.catalogue.golden import RunResult
 from steward.catalogue.spec import SPLIT_BUCKETS, STATES, Split, bucket, can_move, to_candidate
 
 
@@ -66,11 +67,16 @@ def test_no_canary_without_candidate_or_share() -> None:
     assert not to_candidate(Split("chat", candidate="sim/x", percent=0), "r")
 
 
-def _result(items: int, **rates: tuple[int, int]) -> RunResult:
-    r = RunResult(items=items)
-    for name, (passed, total) in rates.items():
-        r.passed[name], r.applicable[name] = passed, total
-    return r
+@dataclass(frozen=True)
+class Run:
+    """A run result as the gate sees it (the RunOutcome protocol)."""
+
+    pass_rates: dict[str, float]
+    items: int
+
+
+def _result(items: int, **rates: tuple[int, int]) -> Run:
+    return Run({name: passed / total for name, (passed, total) in rates.items()}, items)
 
 
 def test_gate_passes_when_every_metric_meets_its_threshold() -> None:
