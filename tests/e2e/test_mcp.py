@@ -101,7 +101,8 @@ def gw(
             "approval_wait_s": 0,
             "rate_limits": [{"scope": "user", "tool": "notes__word_count", "rpm": 2}],
         },
-    ).start()
+    )
+    g.proc.start(timeout_s=120)  # generous: the shared CI machine may be busy
     yield g
     g.close()
 

@@ -98,6 +98,7 @@ class McpServer:
         )
         self.manager = StreamableHTTPSessionManager(
             self.server,
+            json_response=True,  # one JSON body per POST: no per-call SSE stream to set up
             session_idle_timeout=self.settings.session_idle_timeout_s,
             max_request_body_size=gw.config.server.max_body_bytes,
         )
