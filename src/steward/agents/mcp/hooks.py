@@ -3,6 +3,7 @@ switch)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -11,6 +12,8 @@ from steward.agents import suspensions
 
 if TYPE_CHECKING:
     from steward.identity.snapshot import Principal, Snapshot
+
+log = logging.getLogger("steward.mcp")
 
 
 class Decision(Protocol):
@@ -52,7 +55,18 @@ def decide_tool(
     process, agents are denied (tools are default-deny for agents) and others allowed."""
     policy = getattr(gw, "policy", None)
     if policy is not None:
-        decision: Decision = policy.decide_tool(principal, tool, server, arguments, context)
+        try:
+            decision: Decision = policy.decide_tool(principal, tool, server, arguments, context)
+        except Exception:  # fail closed, loudly: a broken engine must not open the tools
+            log.exception("the policy engine failed on tool %s", tool)
+            return _Fixed(
+                False,
+                "deny",
+                False,
+                "enforce",
+                (),
+                "the policy engine failed; the call is refused (see the gateway log)",
+            )
         return decision
     if principal.kind == "agent" or principal.agent_id is not None:
         return _Fixed(
