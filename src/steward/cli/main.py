@@ -141,6 +141,15 @@ def _register_catalogue() -> None:
 _register_catalogue()
 
 
+def _register_policy() -> None:
+    from steward.cli.policy_cmd import policy_app
+
+    app.add_typer(policy_app, name="policy")
+
+
+_register_policy()
+
+
 @app.command("version")
 def version() -> None:
     """Print Steward's version."""

@@ -15,6 +15,7 @@ from steward.guard.settings import GuardSettings
 from steward.identity.tokens_settings import AgentTokenSettings
 from steward.notify.settings import NotificationSettings
 from steward.observability.settings import ObservabilitySettings
+from steward.policy.settings import PolicySettings
 from steward.remediation.settings import RemediationSettings
 from steward.slo.settings import SLOConfig, SloWorkerSettings
 from steward.usage.limits.settings import BudgetSettings, RateLimitConfig
@@ -165,6 +166,7 @@ class StewardConfig(_Strict):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     rate_limits: list[RateLimitConfig] = Field(default_factory=list)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
     agents: AgentTokenSettings = Field(default_factory=AgentTokenSettings)
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)

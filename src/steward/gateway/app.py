@@ -29,6 +29,7 @@ class StewardApp:
         from steward.admin.routes_approvals import mount_approvals
         from steward.admin.routes_evals import evals_router
         from steward.admin.routes_inventory import inventory_router
+        from steward.admin.routes_policies import policies_router
         from steward.admin.routes_tokens import mount_tokens
         from steward.admin.routes_usage import usage_router
         from steward.agents.suspension_service import suspension_service
@@ -36,6 +37,7 @@ class StewardApp:
         from steward.guard.documents import GuardDocuments
         from steward.identity.service import IdentityService
         from steward.inventory import InventoryService
+        from steward.policy.service import PolicyService
         from steward.usage.budgets.service import BudgetService
         from steward.usage.service import UsageReports
 
@@ -52,8 +54,19 @@ class StewardApp:
         inventory = inventory_router(InventoryService(gw.sessions, gw.config))
         usage = usage_router(UsageReports(gw.sessions, gw.config.organisation))
         ev = evals_router(EvalQueries(gw.sessions))  # /evaluations: records and runs
+        policies = policies_router(  # /policies: stored sets, validate, explain
+            PolicyService(
+                gw.sessions,
+                gw.config.policy,
+                models=gw.policy.models,
+                file_sets=[c.source for c in gw.policy.file_sets],
+            )
+        )
         self.admin = create_admin_app(
-            self.identity, guard=gw.guard, documents=documents, extra_routers=[inventory, usage, ev]
+            self.identity,
+            guard=gw.guard,
+            documents=documents,
+            extra_routers=[inventory, usage, ev, policies],
         )
         self.admin.state.mcp = self.mcp  # live upstream status for /admin/v1/mcp/servers
         mount_approvals(self.admin, gw.approvals, suspension_service(gw.sessions, gw.config))

@@ -35,7 +35,7 @@ def build_pipeline(gw: Gateway) -> Pipeline:
         (
             Authenticate(gw.snapshots, gw.credentials),
             Parse(),
-            Authorize(),
+            Authorize(gw.policy),
             Route(gw.routes, gw.catalogue),
             Reroute(gw.snapshots),  # remediation: an alias rerouted to its fallbacks
             Limit(gw.limits),  # after route: the reservation is priced on its deployment

@@ -23,6 +23,7 @@ from steward.identity.snapshot import Principal, SnapshotHolder
 from steward.identity.tokens_issuer import TokenIssuer
 from steward.notify import Notifier
 from steward.observability.setup import build_metrics, build_telemetry
+from steward.policy.runtime import build_engine
 from steward.providers.registry import ProviderRegistry
 from steward.store.db import make_engine, session_factory
 from steward.usage.limits.engine import Limits
@@ -59,6 +60,8 @@ class Gateway:
             runtime.data_dir / "snapshot.json",
             self.config.server.state_poll_ms / 1000,
         )
+        self.policy = build_engine(self.config)  # Cedar: gw.policy.decide_model / decide_tool
+        self.snapshots.on_change(self.policy.on_snapshot)
         self.credentials = BearerResolver(self.config.agents)  # API keys and delegation tokens
         self.token_issuer = TokenIssuer(self.config.agents, self.sessions)  # /v1/agents/token
         self.catalogue = CatalogueRouting(self.config, self.registry, self.snapshots)

@@ -55,6 +55,7 @@ SECTION_MODULES: tuple[str, ...] = (
     "steward.agents.mcp.store",
     "steward.catalogue.section",
     "steward.remediation.overrides",
+    "steward.policy.data",
 )
 
 

@@ -105,7 +105,7 @@ def load_sets(session: Session) -> tuple[PolicySource, ...]:
 def load_policy_data(session: Session) -> PolicyData:
     """Read the stored sets and the principals' attributes in one snapshot transaction."""
     # (a Result has keys(), so dict() would treat it as a mapping: take the rows first)
-    teams: dict[str, str] = dict(session.execute(select(Team.id, Team.name)).tuples().all())
+    teams: dict[str, str] = dict(session.execute(select(Team.id, Team.name)).all())
     users_by_id = {u.id: u for u in session.scalars(select(User))}
     member: dict[str, list[str]] = defaultdict(list)
     for team_id, user_id in session.execute(select(TeamMember.team_id, TeamMember.user_id)):

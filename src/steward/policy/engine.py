@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import cedarpy
 
 from steward.identity.snapshot import Principal, Snapshot
+from steward.policy import _cedar
 from steward.policy import _request as rq
 from steward.policy.data import SECTION, PolicyData
 from steward.policy.entities import ModelInfo, build_entities, ref, tool_entities
@@ -38,6 +40,7 @@ log = logging.getLogger("steward.policy")
 
 _ERRORED = re.compile(r"policy `([^`]+)`")
 _TOOL_CACHE_MAX = 4096
+_PREPARED_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,17 @@ class Compiled:
     data: PolicyData
     failed: tuple[str, ...] = ()  # sets that did not load, with why
     tools: dict[tuple[str, str | None], cedarpy.Entities] = field(default_factory=dict)
+    prepared: dict[tuple[Any, ...], Prepared] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The principal-dependent half of a request, reusable for any resource."""
+
+    subjects: tuple[rq.Subject, ...]
+    uids: tuple[dict[str, str], ...]
+    contexts: tuple[str, ...]  # JSON, one per subject
+    action: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +139,11 @@ class PolicyEngine:
         self.builtin = compile_builtin(
             self.schema, settings.default_model_access, settings.default_tool_access
         )
-        self.file_sets = tuple(compile_set(s, self.schema) for s in file_sets)
+        self.file_sets = tuple(compile_set(s, self.schema, self.argument_types) for s in file_sets)
         self._known: dict[tuple[str, str, str], CompiledSet] = {}
         self._applied: dict[str, CompiledSet] = {}  # name -> the version in force
         self._lock = threading.Lock()
+        self.fast = True  # the extension call (see _cedar.py); False: cedarpy's public API
         self.state = self._compile(PolicyData())
 
     # -- loading ---------------------------------------------------------------------------
@@ -145,7 +160,7 @@ class PolicyEngine:
         key = (source.name, source.mode, source.sha256)
         hit = self._known.get(key)
         if hit is None or hit.source.version != source.version:
-            hit = compile_set(source, self.schema)
+            hit = compile_set(source, self.schema, self.argument_types)
         return hit
 
     def _compile(self, data: PolicyData) -> Compiled:
@@ -194,11 +209,21 @@ class PolicyEngine:
     ) -> Decision:
         """May `principal` invoke the model alias?"""
         st = self.state
-        ctx = rq.base_context(principal, st.data, context or {})
+        extra = context or {}
+        prepared: Prepared | None = None
+        key: tuple[Any, ...] | None = None
+        if extra.keys() <= {"endpoint"}:  # the gateway's case: reuse within the second
+            key = (principal, extra.get("endpoint"), int(time.time()))
+            prepared = st.prepared.get(key)
+        if prepared is None:
+            ctx = rq.base_context(principal, st.data, extra)
+            prepared = self.prepare(st, principal, "invoke_model", ctx)
+            if key is not None:
+                if len(st.prepared) >= _PREPARED_MAX:
+                    st.prepared.clear()
+                st.prepared[key] = prepared
         resource = {"type": "Model", "id": model_alias}
-        return self._decide(
-            st, principal, "invoke_model", resource, ctx, st.entities, f"model '{model_alias}'"
-        )
+        return self._decide(st, prepared, resource, st.entities, f"model '{model_alias}'")
 
     def decide_tool(
         self,
@@ -218,7 +243,8 @@ class PolicyEngine:
             return Decision(False, "deny", False, "enforce", (), f"{what}: {exc}")
         entities = self._tool_entities(st, tool, server)
         resource = {"type": "Tool", "id": tool}
-        return self._decide(st, principal, "call_tool", resource, ctx, entities, what)
+        prepared = self.prepare(st, principal, "call_tool", ctx)
+        return self._decide(st, prepared, resource, entities, what)
 
     def _tool_entities(self, st: Compiled, tool: str, server: str | None) -> cedarpy.Entities:
         key = (tool, server)
@@ -230,37 +256,35 @@ class PolicyEngine:
             st.tools[key] = hit
         return hit
 
-    def requests(
-        self,
-        st: Compiled,
-        principal: Principal,
-        action: str,
-        resource: dict[str, str],
-        ctx: dict[str, Any],
-    ) -> tuple[list[rq.Subject], list[dict[str, Any]]]:
-        """The Cedar requests for every subject of the chain (the key's model list binds the
-        acting principal only)."""
+    def prepare(
+        self, st: Compiled, principal: Principal, action: str, ctx: dict[str, Any]
+    ) -> Prepared:
+        """Who the request is decided for and each one's context JSON (the key's model list
+        binds the acting principal only)."""
         subs = rq.subjects(principal, st.data)
-        act = {"type": "Action", "id": action}
         first = dict(ctx)
         models = rq.key_models(principal) if action == "invoke_model" else None
         if models is not None:
             first["key_models"] = models
-        reqs = [
-            {
-                "principal": subs[0].uid(),
-                "action": act,
-                "resource": resource,
-                "context": rq.dumps(first),
-            }
-        ]
+        contexts = [rq.dumps(first)]
         if len(subs) > 1:
             rest = rq.dumps(ctx)
-            reqs.extend(
-                {"principal": s.uid(), "action": act, "resource": resource, "context": rest}
-                for s in subs[1:]
-            )
-        return subs, reqs
+            contexts.extend(rest for _ in subs[1:])
+        return Prepared(
+            tuple(subs),
+            tuple(s.uid() for s in subs),
+            tuple(contexts),
+            {"type": "Action", "id": action},
+        )
+
+    @staticmethod
+    def requests(prepared: Prepared, resource: dict[str, str]) -> list[dict[str, Any]]:
+        """The Cedar requests, one per subject."""
+        act = prepared.action
+        return [
+            {"principal": uid, "action": act, "resource": resource, "context": ctx}
+            for uid, ctx in zip(prepared.uids, prepared.contexts, strict=True)
+        ]
 
     def evaluate(
         self,
@@ -271,11 +295,10 @@ class PolicyEngine:
         entities: cedarpy.Entities,
     ) -> list[Outcome]:
         """Run Cedar once for all subjects; an errored forbid counts as matched."""
-        results = cedarpy.is_authorized_batch(reqs, policies, entities)
+        results = _cedar.authorize(reqs, policies, entities, fast=self.fast)
         out = []
         for sub, res in zip(subs, results, strict=True):
-            reasons = tuple(res.diagnostics.reasons)
-            errors = tuple(res.diagnostics.errors)
+            reasons, errors = res.reasons, res.errors
             allowed = res.allowed
             if errors:
                 broken = [
@@ -293,16 +316,15 @@ class PolicyEngine:
     def _decide(
         self,
         st: Compiled,
-        principal: Principal,
-        action: str,
+        prepared: Prepared,
         resource: dict[str, str],
-        ctx: dict[str, Any],
         entities: cedarpy.Entities,
         what: str,
     ) -> Decision:
-        subs, reqs = self.requests(st, principal, action, resource, ctx)
+        subs = list(prepared.subjects)
+        reqs = self.requests(prepared, resource)
         outcomes = self.evaluate(st, st.enforce, subs, reqs, entities)
-        verb = "invoke" if action == "invoke_model" else "call"
+        verb = "invoke" if prepared.action["id"] == "invoke_model" else "call"
         errors = tuple(e for o in outcomes for e in o.errors)
         denied = next((o for o in outcomes if not o.allowed), None)
         if denied is not None:
@@ -373,4 +395,4 @@ class PolicyEngine:
         }
 
 
-__all__ = ["Compiled", "Decision", "Outcome", "PolicyEngine", "model_infos", "ref"]
+__all__ = ["Compiled", "Decision", "Outcome", "PolicyEngine", "Prepared", "model_infos", "ref"]

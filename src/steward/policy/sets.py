@@ -111,9 +111,58 @@ def _texts(text: str) -> dict[str, str]:
     return out
 
 
-def compile_set(source: PolicySource, schema: cedarpy.Schema) -> CompiledSet:
+_ARGS = {".": {"left": {"Var": "context"}, "attr": "arguments"}}
+
+
+def _argument_names(node: Any, out: set[str]) -> set[str]:
+    """Every `context.arguments.X` and `context.arguments has X` in a policy's JSON."""
+    if isinstance(node, dict):
+        for op in (".", "has"):
+            inner = node.get(op)
+            if isinstance(inner, dict) and inner.get("left") == _ARGS and "attr" in inner:
+                out.add(str(inner["attr"]))
+        for value in node.values():
+            _argument_names(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _argument_names(value, out)
+    return out
+
+
+def _problems(
+    static: Mapping[str, Any], local: Mapping[str, str], declared: Iterable[str] | None
+) -> list[str]:
+    """What Cedar's validator accepts but Steward refuses: undeclared tool arguments, and
+    @approval with another value or on a forbid."""
+    problems: list[str] = []
+    known = set(declared) if declared is not None else None
+    for pid, pol in static.items():
+        unknown = sorted(_argument_names(pol, set()) - known) if known is not None else []
+        if unknown:
+            problems.append(
+                f"policy '{local[pid]}': tool argument(s) {', '.join(unknown)} not declared in "
+                "policy.arguments (declare each with its type, e.g. amount: Long)"
+            )
+        approval = pol.get("annotations", {}).get("approval")
+        if approval is not None and approval not in _APPROVAL_VALUES:
+            problems.append(
+                f'policy \'{local[pid]}\': @approval must be "required", not "{approval}"'
+            )
+        if approval is not None and pol["effect"] != "permit":
+            problems.append(
+                f"policy '{local[pid]}': @approval applies to permit policies only "
+                "(a forbid always denies)"
+            )
+    return problems
+
+
+def compile_set(
+    source: PolicySource, schema: cedarpy.Schema, declared: Iterable[str] | None = None
+) -> CompiledSet:
     """Parse and validate a whole set; raise PolicyError with Cedar's messages if any policy is
-    wrong, so a set is applied completely or not at all."""
+    wrong, so a set is applied completely or not at all. With `declared` (the configured tool
+    arguments), a policy reading another argument is refused: Cedar would type `has` on an
+    undeclared attribute as false, and the policy could never match."""
     name = source.name
     if len(source.text) > MAX_POLICY_CHARS:
         raise PolicyError(name, [f"the set is longer than {MAX_POLICY_CHARS} characters"])
@@ -140,18 +189,7 @@ def compile_set(source: PolicySource, schema: cedarpy.Schema) -> CompiledSet:
                 for e in result.errors
             ],
         )
-    problems = []
-    for pid, pol in static.items():
-        approval = pol.get("annotations", {}).get("approval")
-        if approval is not None and approval not in _APPROVAL_VALUES:
-            problems.append(
-                f'policy \'{local[pid]}\': @approval must be "required", not "{approval}"'
-            )
-        if approval is not None and pol["effect"] != "permit":
-            problems.append(
-                f"policy '{local[pid]}': @approval applies to permit policies only "
-                "(a forbid always denies)"
-            )
+    problems = _problems(static, local, declared)
     if problems:
         raise PolicyError(name, problems)
     texts = _texts(source.text)
