@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from steward.events.attribution import delegation_fields
 from steward.gateway.errors import GatewayError
 from steward.usage.budgets.ledger import ledger_buckets, ledger_spend
 from steward.usage.budgets.periods import Span, iso, span
@@ -470,7 +471,9 @@ class Limits:
         if not first:
             return
         payload = budget_payload(spec, spent, sp.start, _resets(sp, 0), None)
-        ctx.extra_events.append(_audit(self._sink, exhausted_row(payload, message, ctx.request_id)))
+        row = exhausted_row(payload, message, ctx.request_id)
+        row.update(delegation_fields(ctx.principal))  # the agent whose request hit the limit
+        ctx.extra_events.append(_audit(self._sink, row))
         await self._notify("budget.exhausted", {**payload, "message": message})
 
     async def _passed(
