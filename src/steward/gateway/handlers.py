@@ -270,7 +270,7 @@ async def models(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> Non
     try:
         if scope["method"] != "GET":
             raise method_not_allowed(scope["method"], scope["path"])
-        for name in ("authenticate", "authorize"):
+        for name in ("authenticate", "suspension", "authorize"):
             await gw.pipeline.stage(name).on_request(ctx)
     except GatewayError as err:
         fail(ctx, err)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from steward.agents.suspension_stage import Suspended
 from steward.catalogue.clearance import Clearance
 from steward.gateway.context import RequestContext
 from steward.gateway.errors import GatewayError
@@ -35,6 +36,7 @@ def build_pipeline(gw: Gateway) -> Pipeline:
         (
             Authenticate(gw.snapshots, gw.credentials),
             Parse(),
+            Suspended(gw.snapshots),  # the kill switch: suspended principals and models
             Authorize(gw.policy),
             Route(gw.routes, gw.catalogue),
             Reroute(gw.snapshots),  # remediation: an alias rerouted to its fallbacks
