@@ -19,7 +19,6 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from sqlalchemy import select
 
-from steward.config.models import StewardConfig
 from steward.store.models import AuditEvent
 from tests.e2e._gateway import Gateway
 from tests.fakes.mcp_upstream import (
@@ -31,9 +30,6 @@ from tests.fakes.mcp_upstream import (
     weather_server,
 )
 from tests.fakes.upstream import FakeUpstream
-
-if "policy" not in StewardConfig.model_fields:  # the policy engine's config is wired separately
-    pytest.skip("the policy engine is not wired into the gateway yet", allow_module_level=True)
 
 TAG = uuid.uuid4().hex[:6]
 AGENT = f"support-bot-{TAG}"  # the policies below name it
