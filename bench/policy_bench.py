@@ -73,20 +73,26 @@ def _org(users: int) -> PolicyData:
     return PolicyData(teams=teams, users=people, agents=agents)
 
 
-def _time(fn: Callable[[], object], calls: int) -> list[float]:
+def _time(fn: Callable[[], object], calls: int) -> tuple[list[float], list[float]]:
+    """Per-call wall time and thread CPU time, in microseconds. On a busy machine the wall
+    time includes waiting for a CPU; the CPU time is what the decision itself costs."""
     for _ in range(min(2000, calls)):
         fn()
     gc.collect()
     gc.disable()
-    out = []
+    wall, cpu = [], []
     try:
         for _ in range(calls):
+            c0 = time.thread_time_ns()
             t0 = time.perf_counter_ns()
             fn()
-            out.append((time.perf_counter_ns() - t0) / 1000.0)
+            t1 = time.perf_counter_ns()
+            c1 = time.thread_time_ns()
+            wall.append((t1 - t0) / 1000.0)
+            cpu.append((c1 - c0) / 1000.0)
     finally:
         gc.enable()
-    return out
+    return wall, cpu
 
 
 def _wait_quiet(max_wait_s: float) -> float:
@@ -143,10 +149,13 @@ def main() -> None:
     assert examples.decide_tool(agent, "billing.refund", "billing", {"amount": 750}, ctx).approval
     assert not examples.decide_model(agent, "gpt-4o", ctx).allowed
     samples: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
     names = list(cases)
     for r in range(args.rounds):
         for name in names if r % 2 == 0 else reversed(names):
-            samples[name] += _time(cases[name], args.calls)
+            wall, used = _time(cases[name], args.calls)
+            samples[name] += wall
+            cpu[name] += used
     result = {
         "load_avg_1m": os.getloadavg()[0],
         "cpus": os.cpu_count(),
@@ -157,6 +166,7 @@ def main() -> None:
                 "p50_us": round(statistics.median(v), 2),
                 "p99_us": round(sorted(v)[int(len(v) * 0.99)], 2),
                 "mean_us": round(statistics.fmean(v), 2),
+                "cpu_p50_us": round(statistics.median(cpu[name]), 2),
             }
             for name, v in samples.items()
         },
@@ -168,12 +178,17 @@ def main() -> None:
         f"policy decision benchmark: {args.rounds} rounds x {args.calls} calls per case, "
         f"{args.users} users, {result['policies']} policies, load {result['load_avg_1m']:.2f}"
     )
-    print(f"{'case':16} {'p50 us':>9} {'p99 us':>9} {'mean us':>9}")
+    print(f"{'case':16} {'p50 us':>9} {'p99 us':>9} {'mean us':>9} {'cpu p50':>9}")
     for name, row in result["cases"].items():
         mark = ""
-        if name.startswith(("model.", "tool.examples")):
+        if name.startswith(("model.", "tool.examples")) and name != "model.public_api":
             mark = "  ok (<= 50 us)" if row["p50_us"] <= TARGET_US else "  OVER TARGET"
-        print(f"{name:16} {row['p50_us']:9.2f} {row['p99_us']:9.2f} {row['mean_us']:9.2f}{mark}")
+        print(
+            f"{name:16} {row['p50_us']:9.2f} {row['p99_us']:9.2f} {row['mean_us']:9.2f} "
+            f"{row['cpu_p50_us']:9.2f}{mark}"
+        )
+    if result["load_avg_1m"] >= 1.5:
+        print("note: the machine was busy (load >= 1.5): wall times include waiting for a CPU")
 
 
 if __name__ == "__main__":
