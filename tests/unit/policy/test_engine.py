@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from steward.policy.audit import decision_row
 from steward.policy.data import PolicyData
+from steward.policy.sets import PolicySource
 from tests.unit.policy.conftest import ORG, EngineFactory, principal
 
 AGENT = principal("agent", "a1", owner_id="u1")
@@ -192,3 +194,48 @@ def test_forbid_that_errors_denies(make_engine: EngineFactory) -> None:
     )
     d = engine.decide_tool(ghost, "files.read", "files", {})
     assert (d.allowed, d.policies) == (False, ("t/owner-team",)) and d.errors
+
+
+def test_a_stored_set_that_no_longer_validates_keeps_its_last_good_version(
+    make_engine: EngineFactory,
+) -> None:
+    good = 'forbid (principal, action == Action::"invoke_model", resource == Model::"big");'
+    engine = make_engine(("rules", good))
+    assert not engine.decide_model(USER, "big").allowed
+    broken = PolicySource(
+        "rules", good + "\nforbid (principal, action, resource) when { x };", version=2
+    )
+    engine.load(PolicyData(sets=(broken,), **ORG))
+    assert not engine.decide_model(USER, "big").allowed  # v1 still in force, whole
+    assert engine.decide_model(USER, "mini").allowed  # and none of v2 half-applied
+    assert "policy set 'rules' is invalid" in engine.status()["failed"][0]
+    fresh = make_engine()
+    fresh.load(PolicyData(sets=(PolicySource("new", "forbid (", version=1),), **ORG))
+    assert [s["name"] for s in fresh.status()["sets"]] == ["steward"]
+
+
+def test_audit_row_describes_the_decision(make_engine: EngineFactory) -> None:
+    engine = make_engine(("refunds", REFUNDS))
+    held = engine.decide_tool(AGENT, "billing.refund", "billing", {"amount": 800})
+    row = decision_row(
+        held,
+        AGENT,
+        action="call_tool",
+        target_type="tool",
+        target_id="billing.refund",
+        request_id="req-1",
+    )
+    assert (row["action"], row["outcome"], row["request_id"]) == (
+        "policy.decision",
+        "pending",
+        "req-1",
+    )
+    assert row["details"]["policies"] == ["refunds/large-refunds"]
+    assert row["details"]["owner_id"] == "u1" and row["details"]["action"] == "call_tool"
+    denied = engine.decide_tool(AGENT, "shell.exec", None, {})
+    assert (
+        decision_row(
+            denied, AGENT, action="call_tool", target_type="tool", target_id="x", request_id=None
+        )["outcome"]
+        == "denied"
+    )
