@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -93,18 +94,28 @@ class TrafficGenerator:
         self.rng = np.random.default_rng(scenario.seed)
         self._n = 0
 
-    def minute(self, start: datetime, behaviour: Behaviour, served_by: str) -> list[dict[str, Any]]:
-        """The requests of the minute that begins at `start`."""
+    def draw(
+        self, behaviour: Behaviour
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+        """One minute's requests as arrays: second offsets, statuses, latencies (ms), tokens."""
         s, rng = self.s, self.rng
         count = int(rng.poisson(s.requests_per_minute))
         offsets = np.sort(rng.uniform(0, 60, count))
         errors = rng.random(count) < behaviour.error_rate
         latency = rng.lognormal(np.log(behaviour.latency_median_ms), behaviour.latency_sigma, count)
         tokens = rng.poisson(behaviour.tokens_mean, count)
+        status = np.where(errors, 503, 200).astype(np.int64)
+        return offsets, status, latency, np.where(errors, 0, tokens).astype(np.int64)
+
+    def minute(self, start: datetime, behaviour: Behaviour, served_by: str) -> list[dict[str, Any]]:
+        """The usage-event rows of the minute that begins at `start`."""
+        s = self.s
+        offsets, status, latency, tokens = self.draw(behaviour)
         rows = []
-        for i in range(count):
+        for i in range(len(status)):
             self._n += 1
             rid = f"sim-{s.seed}-{self._n}"
+            failed = int(status[i]) >= 500
             rows.append(
                 {
                     "id": rid,
@@ -115,10 +126,10 @@ class TrafficGenerator:
                     "model": s.model,
                     "provider": "sim",
                     "upstream_model": served_by,
-                    "status": 503 if errors[i] else 200,
-                    "error_type": "upstream_error" if errors[i] else None,
+                    "status": int(status[i]),
+                    "error_type": "upstream_error" if failed else None,
                     "latency_ms": float(latency[i]),
-                    "output_tokens": 0 if errors[i] else int(tokens[i]),
+                    "output_tokens": int(tokens[i]),
                     "input_tokens": 50,
                 }
             )
