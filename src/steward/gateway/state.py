@@ -25,6 +25,7 @@ from steward.notify import Notifier
 from steward.observability.setup import build_metrics, build_telemetry
 from steward.policy.runtime import build_engine
 from steward.providers.registry import ProviderRegistry
+from steward.slo.service import in_serve as slo_in_serve
 from steward.store.db import make_engine, session_factory
 from steward.usage.limits.engine import Limits
 from steward.usage.pricing import Pricer
@@ -60,10 +61,10 @@ class Gateway:
             runtime.data_dir / "snapshot.json",
             self.config.server.state_poll_ms / 1000,
         )
-        self.policy = build_engine(self.config)  # Cedar: gw.policy.decide_model / decide_tool
-        self.snapshots.on_change(self.policy.on_snapshot)
         self.credentials = BearerResolver(self.config.agents)  # API keys and delegation tokens
         self.token_issuer = TokenIssuer(self.config.agents, self.sessions)  # /v1/agents/token
+        self.policy = build_engine(self.config)  # Cedar: gw.policy.decide_model / decide_tool
+        self.snapshots.on_change(self.policy.on_snapshot)
         self.catalogue = CatalogueRouting(self.config, self.registry, self.snapshots)
         spool_cfg = self.config.spool
         self.spool = Spool(
@@ -108,6 +109,7 @@ class Gateway:
         )
         self.snapshots.on_change(self.approvals.on_snapshot)
         self.evals = EvalRuntime(self)  # live sampling and the in-process worker, if configured
+        self.slo = slo_in_serve(self)  # the SLO scheduler here, when slo_worker.in_serve
         self.pipeline = build_pipeline(self)
 
     async def start(self) -> None:
@@ -116,8 +118,10 @@ class Gateway:
         await self.shipper.start()
         await self.limits.start()
         await self.notifier.start()
-        await self.approvals.start()
         await self.evals.start()
+        if self.slo is not None:
+            self.slo.start()  # ticks only while this process holds the leader lock
+        await self.approvals.start()
 
     async def budget_status(self, principal: Principal) -> list[dict[str, Any]]:
         """The budgets that bind `principal`, with live spend and when each resets."""
@@ -126,6 +130,8 @@ class Gateway:
     async def stop(self) -> None:
         await self.approvals.close()
         await self.limits.stop()
+        if self.slo is not None:
+            await self.slo.stop()  # before the notifier: its notices go through it
         await self.notifier.close()  # before the spool: delivery outcomes are audit events
         if self.telemetry is not None:
             await asyncio.to_thread(self.telemetry.shutdown)  # export pending spans, metrics
