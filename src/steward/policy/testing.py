@@ -157,10 +157,9 @@ def run_file(
     if not isinstance(raw, dict) or not isinstance(raw.get("cases"), list):
         raise CaseFileError(f"{path}: expected a mapping with a 'cases' list")
     try:
-        engine = PolicyEngine(settings, _models(raw.get("models"), models), ())
-        engine.load(
-            PolicyData(sets=tuple(sets), **_fields(world(_mapping(raw.get("world"), "world"))))
-        )
+        # the directory's sets as files: an invalid one raises PolicyError, never skipped
+        engine = PolicyEngine(settings, _models(raw.get("models"), models), sets)
+        engine.load(PolicyData(**_fields(world(_mapping(raw.get("world"), "world")))))
     except CaseFileError as exc:
         raise CaseFileError(f"{path}: {exc}") from exc
     out = []

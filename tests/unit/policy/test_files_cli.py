@@ -146,3 +146,13 @@ def test_store_commands_and_explain(tmp_path: Path) -> None:
     assert gone.exit_code == 0 and "deleted tools" in gone.output
     missing = runner.invoke(app, ["policy", "show", "tools", "-c", cfg])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_policies_need_their_arguments_declared(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, EXAMPLES)
+    raw = yaml.safe_load(cfg.read_text())
+    raw["policy"]["arguments"] = {}
+    cfg.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["policy", "test", str(EXAMPLES), "-c", str(cfg)])
+    assert result.exit_code == 1
+    assert "amount not declared in policy.arguments" in result.output
