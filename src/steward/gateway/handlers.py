@@ -257,7 +257,7 @@ async def _pump(
 
 
 async def _emit(gw: Gateway, ctx: RequestContext, events: list[dict[str, Any]], send: Send) -> None:
-    out = [_sse(ctx.wire, checked) for ev in events for checked in gw.pipeline.chunk(ctx, ev)]
+    out = [_sse(ctx.wire, c) for ev in events for c in await gw.pipeline.chunk(ctx, ev)]
     if out:
         await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
 

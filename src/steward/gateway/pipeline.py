@@ -1,7 +1,7 @@
 """The request pipeline: an ordered tuple of stages with the upstream call in its place.
 
     authenticate -> parse -> authorize -> route -> limit -> guard input -> clearance -> (upstream)
-        -> guard output -> account -> record
+        -> guard output -> tool calls -> account -> record
 
 The order lives in `build_pipeline` and nowhere else; the loop below maps failures to typed
 errors and guarantees every stage's `on_finish` (so every request, failed or not, is recorded).
@@ -18,6 +18,8 @@ from steward.catalogue.clearance import Clearance
 from steward.gateway.context import RequestContext
 from steward.gateway.errors import GatewayError
 from steward.gateway.stages import Account, Authenticate, Authorize, Parse, Record, Route, Stage
+from steward.gateway.stages._tool_calls_policy import ToolPolicy
+from steward.gateway.stages.tool_calls import ToolCalls
 from steward.guard.stage import GuardInput, GuardOutput
 from steward.observability.stage import observe_stage
 from steward.remediation.stage import Reroute
@@ -45,6 +47,7 @@ def build_pipeline(gw: Gateway) -> Pipeline:
             Clearance(gw.catalogue),  # models see only the data classes they are cleared for
             UPSTREAM,
             GuardOutput(gw.guard),
+            ToolCalls(ToolPolicy(gw.policy, gw.approvals)),  # after guard output: the final calls
             Account(gw.pricer),
             Record(gw.sink),
             *gw.evals.stages(),  # capture: sampled requests kept for evaluation, off the path
@@ -74,10 +77,13 @@ class Pipeline:
         for stage in self.before:
             await stage.on_request(ctx)
 
-    def chunk(self, ctx: RequestContext, event: dict[str, Any]) -> list[dict[str, Any]]:
+    async def chunk(self, ctx: RequestContext, event: dict[str, Any]) -> list[dict[str, Any]]:
         events = [event]
         for stage in self.after:
-            events = [out for ev in events for out in stage.on_chunk(ctx, ev)]
+            if stage.awaits_chunks:
+                events = await stage.on_chunks(ctx, events)
+            else:
+                events = [out for ev in events for out in stage.on_chunk(ctx, ev)]
         return events
 
     async def after_upstream(self, ctx: RequestContext) -> None:
