@@ -114,11 +114,11 @@ class CatalogueRouting:
         ]
         if not allowed:
             raise forbidden(self._refusal(view, alias, route), code="model_not_approved")
-        first = view.upstreams.get(deployment_ref(allowed[0]))
-        if first is not None and first.state == "deprecated":
-            ctx.response_headers.append(
-                (WARNING_HEADER, f"model {first.name} is deprecated".encode())
-            )
+        for entry in (view.aliases.get(alias), view.upstreams.get(deployment_ref(allowed[0]))):
+            if entry is not None and entry.state == "deprecated":
+                ctx.response_headers.append(
+                    (WARNING_HEADER, f"model {entry.name} is deprecated".encode())
+                )
         return allowed
 
     def _check_alias(self, view: CatalogueView, alias: str) -> None:

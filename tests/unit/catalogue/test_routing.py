@@ -97,6 +97,10 @@ def test_a_deprecated_model_is_served_with_a_warning() -> None:
     assert c.response_headers == [
         (b"x-steward-model-warning", b"model sim/sim-fast-1 is deprecated")
     ]
+    r, route = routing(view(Entry("alias", "chat", "deprecated")))
+    c = ctx()
+    r.apply(c, route)
+    assert c.response_headers == [(b"x-steward-model-warning", b"model chat is deprecated")]
 
 
 def test_canary_and_promoted_primary() -> None:
