@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import jwt
 import openai
@@ -122,6 +123,25 @@ def test_agent_acts_for_a_user_through_the_openai_sdk(gw: Gateway) -> None:
     assert (audit.agent_id, audit.on_behalf_of, audit.owner_id) == (
         o["bot"]["id"], o["alice"]["id"], o["olga"]["id"],
     )  # fmt: skip
+
+
+def test_anthropic_sdk_takes_a_token_as_its_api_key(gw: Gateway) -> None:
+    o = _setup(gw)
+    token = exchange(gw, o["alice_key"], o["bot_key"]["key"]).json()["access_token"]
+    with anthropic.Anthropic(base_url=gw.url, api_key=token, max_retries=0) as client:
+        resp = client.messages.with_raw_response.create(
+            model="claude-test", max_tokens=5, messages=HELLO
+        )
+    row = gw.usage(resp.headers[RID])
+    assert (row.status, row.agent_id, row.on_behalf_of) == (
+        200, o["bot"]["id"], o["alice"]["id"],
+    )  # fmt: skip
+    # the other endpoints take it too: the models it may use, and its key's own usage
+    auth = {"authorization": f"Bearer {token}"}
+    models = httpx.get(f"{gw.url}/v1/models", headers=auth, timeout=30)
+    assert models.status_code == 200 and models.json()["data"]
+    me = httpx.get(f"{gw.url}/v1/usage/self", headers=auth, timeout=30)
+    assert me.status_code == 200 and me.json()["key"]["id"] == o["bot_key"]["api_key"]["id"]
 
 
 def test_sub_agent_token_nests_the_chain(gw: Gateway) -> None:
