@@ -221,6 +221,15 @@ class SuspensionService:
                 ApprovalRow.agent_id.in_(owned),
             )
             return self._approvals.cancel_where(s, [where], why, actor)
+        if kind == "model":
+            held = [ApprovalRow.action == "invoke_model", ApprovalRow.resource == target_id]
+            return self._approvals.cancel_where(s, held, why, actor)
+        if kind == "tool_server":  # its tools are listed as <server>__<tool>
+            held = [
+                ApprovalRow.action == "call_tool",
+                ApprovalRow.resource.startswith(f"{target_id}__", autoescape=True),
+            ]
+            return self._approvals.cancel_where(s, held, why, actor)
         return []
 
     # -- reads ---------------------------------------------------------------------------------

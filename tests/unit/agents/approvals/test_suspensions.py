@@ -158,3 +158,34 @@ def test_the_approval_of_a_suspended_agent_cannot_be_granted(
         store.decide(pending, True, actor=OPERATOR, approver="alice")
     assert err.value.code == "requester_suspended"
     assert [a.id for a in store.cancel_suspended([world.agent], "suspended")] == [pending]
+
+
+def test_suspending_a_tool_server_or_model_cancels_the_approvals_held_for_it(
+    world: World, kill: SuspensionService, store: ApprovalStore
+) -> None:
+    refund = _ask(store, world.key)  # shop__refund
+    other = store.request(
+        world.key,
+        "call_tool",
+        "shopping__cart",
+        {},
+        approval_binding("call_tool", "shopping__cart", {}, world.key),
+        "",
+        None,
+        [],
+    )[0].id
+    model = store.request(
+        world.user_key,
+        "invoke_model",
+        "gpt-x",
+        {},
+        approval_binding("invoke_model", "gpt-x", {}, world.user_key),
+        "",
+        None,
+        [],
+    )[0].id
+    assert kill.suspend("tool-server", "shop", "breach", actor=OPERATOR).cancelled_approvals == [
+        refund
+    ]
+    assert store.get(other).status == "pending"  # shopping__ is another server
+    assert kill.suspend("model", "gpt-x", "drift", actor=OPERATOR).cancelled_approvals == [model]
