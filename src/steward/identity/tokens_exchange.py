@@ -86,6 +86,8 @@ def _one(params: Mapping[str, Any], name: str) -> str | None:
         if len(value) != 1:
             raise ExchangeError("invalid_request", f"give {name} once")
         value = value[0]
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a JSON body may give requested_lifetime as a number
     if not isinstance(value, str):
         raise ExchangeError("invalid_request", f"{name} must be a string")
     return value.strip()

@@ -167,6 +167,10 @@ def test_refusals_use_oauth_errors(org: Org) -> None:
         SETTINGS, authorization="Bearer sk-stw-agent",
     )  # fmt: skip
     assert req.actor_token == "sk-stw-agent"
+    as_json = parse_request(_params("s", "a", requested_lifetime=120), SETTINGS)
+    assert as_json.lifetime_s == 120  # a JSON number is accepted too
+    with pytest.raises(ExchangeError, match="must be a string"):
+        parse_request(_params("s", "a", scope={"model": "x"}), SETTINGS)
 
 
 def test_suspended_agents_owners_and_users_get_no_tokens(org: Org) -> None:
