@@ -38,11 +38,14 @@ def sample_record(row: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Pending:
-    """What a sampled request left for the background redaction (references, no copies)."""
+    """What a sampled request leaves for the background redaction: its row without content,
+    and its content already cut to `sampling.max_chars` (so the queue's memory is bounded and
+    the request context is not kept alive)."""
 
-    ctx: RequestContext
+    row: dict[str, Any]
+    messages: list[dict[str, str]]
     answer: str
-    response_id: str | None = None
+    acted: dict[str, int]
 
 
 class Capture(Stage):
@@ -91,20 +94,40 @@ class Capture(Stage):
             return
         if ctx.stream:
             if parts is not None:
-                self._capture.offer(Pending(ctx, "".join(parts), stream_id))
+                self._capture.offer(ctx, "".join(parts), stream_id)
         elif self._sampled(ctx):
-            self._capture.offer(Pending(ctx, answer_text(ctx.response, ctx.wire)))
+            answer = answer_text(ctx.response, ctx.wire)
+            self._capture.offer(ctx, answer, None)
 
 
-def answer_findings(ctx: RequestContext, scanned: Mapping[str, int]) -> dict[str, int]:
-    """Entity -> count in the answer: what the guard stage acted on in it (masked or not
-    before the client saw it) and what a scan of the final answer still finds; the larger of
-    the two per entity, so nothing is counted twice."""
+def guard_acted(ctx: RequestContext) -> dict[str, int]:
+    """Entity -> how often the guard stage acted on it in the answer (masked or not before
+    the client saw it)."""
     acted: dict[str, int] = {}
     for key, entry in getattr(ctx.guard, "findings", {}).items():
         if key[0] == "output" and isinstance(key[2], str) and key[2] != "DETECTOR_ERROR":
             acted[key[2]] = acted.get(key[2], 0) + int(entry[0])
+    return acted
+
+
+def answer_findings(acted: Mapping[str, int], scanned: Mapping[str, int]) -> dict[str, int]:
+    """Entity -> count in the answer: what the guard acted on and what a scan of the final
+    answer still finds, the larger of the two per entity, so nothing is counted twice."""
     return {e: max(scanned.get(e, 0), acted.get(e, 0)) for e in {*scanned, *acted}}
+
+
+def clip_messages(messages: list[dict[str, str]], budget: int) -> list[dict[str, str]]:
+    """The most recent messages whose text fits in `budget` characters in all (the oldest one
+    kept is cut to what is left), in their order."""
+    out: list[dict[str, str]] = []
+    for msg in reversed(messages):
+        if budget <= 0:
+            break
+        text = msg["content"][:budget]
+        budget -= len(text)
+        out.append({"role": msg["role"], "content": text})
+    out.reverse()
+    return out
 
 
 def _event_id(event: dict[str, Any]) -> str | None:
@@ -129,16 +152,16 @@ class SampleCapture:
         self.captured = 0
         self.dropped = 0
 
-    def offer(self, item: Pending) -> None:
+    def offer(self, ctx: RequestContext, answer: str, response_id: str | None) -> None:
         """Queue a sampled request (never blocks; dropped and counted when the queue is full)."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="eval-capture")
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if self._queue.full():
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("evaluation sample queue full: %d samples dropped", self.dropped)
+            return
+        self._queue.put_nowait(self.take(ctx, answer, response_id))
 
     async def _run(self) -> None:
         while True:
@@ -147,31 +170,19 @@ class SampleCapture:
                 await self._sink.emit(sample_record(self.row(item)))
                 self.captured += 1
             except Exception:
-                log.exception("could not record evaluation sample %s", item.ctx.request_id)
+                log.exception("could not record evaluation sample %s", item.row["request_id"])
             finally:
                 self._queue.task_done()
 
-    def _clip(self, text: str) -> str:
-        return text if len(text) <= self._max else text[: self._max]
-
-    def row(self, item: Pending) -> dict[str, Any]:
-        """The eval_samples row of a sampled request, its content redacted."""
-        ctx = item.ctx
-        redactions = 0
-        messages = []
-        for msg in request_messages(ctx.body, ctx.wire):
-            r = self.redactor.redact(self._clip(msg["content"]))
-            redactions += r.redacted
-            messages.append({"role": msg["role"], "content": r.text})
-        answer = self.redactor.redact(self._clip(item.answer))
-        p, u, dep = ctx.principal, ctx.usage, ctx.deployment
+    def take(self, ctx: RequestContext, answer: str, response_id: str | None) -> Pending:
+        """What to keep of a sampled request (on the request path: no scanning here)."""
         resp = ctx.response or {}
-        response_id = item.response_id or resp.get("id")
-        return {
-            "id": new_id(),
+        rid = response_id or resp.get("id")
+        p, u, dep = ctx.principal, ctx.usage, ctx.deployment
+        row = {
             "ts": ctx.received_at,
             "request_id": ctx.request_id,
-            "response_id": response_id if isinstance(response_id, str) else None,
+            "response_id": rid if isinstance(rid, str) else None,
             "endpoint": ctx.endpoint,
             "stream": ctx.stream,
             "key_id": p.key_id if p else None,
@@ -181,17 +192,33 @@ class SampleCapture:
             "model": ctx.model_alias,
             "provider": dep.provider_name if dep else None,
             "upstream_model": dep.model.target if dep else None,
-            "messages": messages,
-            "answer": answer.text,
             "finish_reason": ctx.finish_reason,
             "response_format": response_format(ctx.body),
             "latency_ms": round(ctx.latency_ms, 3),
             "ttft_ms": round(ctx.ttft_ms, 3) if ctx.ttft_ms is not None else None,
             "input_tokens": u.input_tokens if u else 0,
             "output_tokens": u.output_tokens if u else 0,
-            "redactions": redactions + answer.redacted,
-            "answer_findings": answer_findings(ctx, answer.findings) or None,
             "evaluated_at": None,
+        }
+        messages = clip_messages(request_messages(ctx.body, ctx.wire), self._max)
+        return Pending(row, messages, answer[: self._max], guard_acted(ctx))
+
+    def row(self, item: Pending) -> dict[str, Any]:
+        """The eval_samples row of a sampled request, its content redacted (background)."""
+        redactions = 0
+        messages = []
+        for msg in item.messages:
+            r = self.redactor.redact(msg["content"])
+            redactions += r.redacted
+            messages.append({"role": msg["role"], "content": r.text})
+        answer = self.redactor.redact(item.answer)
+        return {
+            "id": new_id(),
+            **item.row,
+            "messages": messages,
+            "answer": answer.text,
+            "redactions": redactions + answer.redacted,
+            "answer_findings": answer_findings(item.acted, answer.findings) or None,
         }
 
     async def close(self, timeout_s: float = 5.0) -> None:

@@ -47,7 +47,7 @@ class SamplingSettings(_Strict):
         default_factory=dict, description="Model alias -> rate; wins over the default rate."
     )
     max_chars: int = Field(
-        20_000, ge=100, description="Longest text kept per message or answer (longer is cut)."
+        20_000, ge=100, description="Characters kept of the answer and of the messages in all."
     )
     queue: int = Field(
         1000, ge=1, description="Samples waiting for redaction in memory; beyond it, dropped."

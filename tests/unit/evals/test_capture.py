@@ -115,3 +115,19 @@ async def test_guard_output_findings_count_even_when_masked(setup) -> None:  # t
     (record,) = spooled(spool_dir)
     # one masked by the guard, one left in the answer: the larger count per entity, not the sum
     assert record["row"]["answer_findings"] == {"EMAIL_ADDRESS": 1}  # type: ignore[index]
+
+
+def test_messages_are_cut_to_the_budget_newest_first() -> None:
+    from steward.evals.capture import clip_messages
+
+    msgs = [
+        {"role": "system", "content": "s" * 50},
+        {"role": "user", "content": "u" * 30},
+        {"role": "assistant", "content": "a" * 30},
+        {"role": "user", "content": "q" * 20},
+    ]
+    assert clip_messages(msgs, 1000) == msgs
+    cut = clip_messages(msgs, 60)
+    assert [m["role"] for m in cut] == ["user", "assistant", "user"]
+    assert [len(m["content"]) for m in cut] == [10, 30, 20]
+    assert clip_messages(msgs, 5) == [{"role": "user", "content": "qqqqq"}]
