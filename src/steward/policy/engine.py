@@ -40,7 +40,7 @@ log = logging.getLogger("steward.policy")
 
 _ERRORED = re.compile(r"policy `([^`]+)`")
 _TOOL_CACHE_MAX = 4096
-_PREPARED_MAX = 10_000
+_CACHE_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,7 @@ class Compiled:
     failed: tuple[str, ...] = ()  # sets that did not load, with why
     tools: dict[tuple[str, str | None], cedarpy.Entities] = field(default_factory=dict)
     prepared: dict[tuple[Any, ...], Prepared] = field(default_factory=dict)
+    decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ class PolicyEngine:
         self._applied: dict[str, CompiledSet] = {}  # name -> the version in force
         self._lock = threading.Lock()
         self.fast = True  # the extension call (see _cedar.py); False: cedarpy's public API
+        self.cache_decisions = True  # reuse a model decision within its second (benchmarks: off)
         self.state = self._compile(PolicyData())
 
     # -- loading ---------------------------------------------------------------------------
@@ -210,18 +212,34 @@ class PolicyEngine:
         """May `principal` invoke the model alias?"""
         st = self.state
         extra = context or {}
-        prepared: Prepared | None = None
-        key: tuple[Any, ...] | None = None
-        if extra.keys() <= {"endpoint"}:  # the gateway's case: reuse within the second
-            key = (principal, extra.get("endpoint"), int(time.time()))
-            prepared = st.prepared.get(key)
-        if prepared is None:
+        if not extra.keys() <= {"endpoint"}:
             ctx = rq.base_context(principal, st.data, extra)
+            return self._decide_model(
+                st, self.prepare(st, principal, "invoke_model", ctx), model_alias
+            )
+        # the gateway's case: the context depends only on the principal, the endpoint and the
+        # second, so within a second the prepared request and the decision are reused
+        now = time.time()
+        key = (principal, extra.get("endpoint"), int(now))
+        if self.cache_decisions:
+            hit = st.decisions.get((*key, model_alias))
+            if hit is not None:
+                return hit
+        prepared = st.prepared.get(key)
+        if prepared is None:
+            ctx = rq.base_context(principal, st.data, {**extra, "now": now})
             prepared = self.prepare(st, principal, "invoke_model", ctx)
-            if key is not None:
-                if len(st.prepared) >= _PREPARED_MAX:
-                    st.prepared.clear()
-                st.prepared[key] = prepared
+            if len(st.prepared) >= _CACHE_MAX:
+                st.prepared.clear()
+            st.prepared[key] = prepared
+        decision = self._decide_model(st, prepared, model_alias)
+        if self.cache_decisions:
+            if len(st.decisions) >= _CACHE_MAX:
+                st.decisions.clear()
+            st.decisions[(*key, model_alias)] = decision
+        return decision
+
+    def _decide_model(self, st: Compiled, prepared: Prepared, model_alias: str) -> Decision:
         resource = {"type": "Model", "id": model_alias}
         return self._decide(st, prepared, resource, st.entities, f"model '{model_alias}'")
 

@@ -239,3 +239,17 @@ def test_audit_row_describes_the_decision(make_engine: EngineFactory) -> None:
         )["outcome"]
         == "denied"
     )
+
+
+def test_reused_model_decisions_end_with_their_snapshot(make_engine: EngineFactory) -> None:
+    engine = make_engine()
+    assert engine.decide_model(USER, "big", {"endpoint": "chat"}).allowed
+    assert engine.decide_model(USER, "big", {"endpoint": "chat"}).allowed  # reused
+    rules = PolicySource(
+        "rules", 'forbid (principal, action, resource == Model::"big");', version=1
+    )
+    engine.load(PolicyData(sets=(rules,), **ORG))  # a new snapshot, in the same second
+    assert not engine.decide_model(USER, "big", {"endpoint": "chat"}).allowed
+    limited = principal("user", "u1", allowed_models=frozenset({"mini"}))
+    assert engine.decide_model(limited, "mini", {"endpoint": "chat"}).allowed
+    assert not engine.decide_model(limited, "big", {"endpoint": "chat"}).allowed
