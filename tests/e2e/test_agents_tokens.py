@@ -235,3 +235,17 @@ def test_rotation_keeps_issued_tokens_valid(gw: Gateway) -> None:
     assert jwt.get_unverified_header(new)["kid"] != old_kid
     assert _status(gw, new) == (200, None)
     assert _status(gw, old) == (200, None)  # the retired key verifies until its tokens expire
+
+
+def test_a_sibling_process_accepts_a_token_signed_with_a_brand_new_key(
+    make_gateway: Any, tmp_path: Path
+) -> None:
+    """Process A creates the first signing key while exchanging; process B, polling slowly,
+    has not loaded it yet: it refreshes its snapshot once and accepts the token."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    a = make_gateway(url, name="a").start()
+    b = make_gateway(url, name="b", server={"state_poll_ms": 1000}).start()
+    o = _setup(a)
+    b.wait_usable(o["alice_key"], timeout_s=15)
+    token = exchange(a, o["alice_key"], o["bot_key"]["key"]).json()["access_token"]
+    assert _status(b, token) == (200, None)
