@@ -79,7 +79,7 @@ def compare_scope(
         sc = sources.eval_scores(session, scope, cur, cfg.max_samples)
         for name in sorted(set(sb) & set(sc)):
             found.append(continuous(f"score:{name}", sb[name], sc[name], cfg))
-    if "prompt_embedding" in want and embed is not None:
+    if "prompt_embedding" in want and embed is not None and _ready(embed):
         pb = sources.prompts(session, scope, base, cfg.embedding_samples)
         pc = sources.prompts(session, scope, cur, cfg.embedding_samples)
         if min(len(pb), len(pc)) >= 10:
@@ -87,6 +87,12 @@ def compare_scope(
                 embeddings("prompt_embedding", embed(pb), embed(pc), cfg, _seed(scope, cur.end))
             )
     return [d for d in found if d is not None]
+
+
+def _ready(embed: Embed) -> bool:
+    """Whether an encoder that may load lazily (`available()`) can embed now."""
+    available = getattr(embed, "available", None)
+    return bool(available()) if callable(available) else True
 
 
 def _recent(session: Session, scope: Scope, metric: str, since: datetime) -> bool:

@@ -43,22 +43,35 @@ def action_context(config: StewardConfig, identity: IdentityService | None) -> A
     )
 
 
+class LazyEmbedder:
+    """The local sentence encoder for prompt-embedding drift, loaded on the first drift pass
+    that needs it (not at start: a gateway process may never lead the scheduler)."""
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._failed = False
+
+    def available(self) -> bool:
+        """Load the encoder once; False (logged once) when the optional extra is missing."""
+        if self._model is None and not self._failed:
+            try:
+                from steward.embeddings import MiniLMEmbedder
+
+                self._model = MiniLMEmbedder.load()
+            except Exception as exc:  # the other drift metrics still run
+                log.info("prompt-embedding drift is off: %s", exc)
+                self._failed = True
+        return self._model is not None
+
+    def __call__(self, texts: Sequence[str]) -> list[list[float]]:
+        if not self.available():
+            raise RuntimeError("the sentence encoder is not available")
+        return [list(map(float, v)) for v in self._model.encode(list(texts))]
+
+
 def load_embedder(metrics: Sequence[str]) -> Embed | None:
-    """The local sentence encoder for prompt-embedding drift, when enabled and installed."""
-    if "prompt_embedding" not in metrics:
-        return None
-    try:
-        from steward.embeddings import MiniLMEmbedder
-
-        model = MiniLMEmbedder.load()
-    except Exception as exc:  # the optional extra is missing: the other metrics still run
-        log.info("prompt-embedding drift is off: %s", exc)
-        return None
-
-    def embed(texts: Sequence[str]) -> list[list[float]]:
-        return [list(map(float, v)) for v in model.encode(list(texts))]
-
-    return embed
+    """An encoder for prompt-embedding drift when that metric is enabled (loaded lazily)."""
+    return LazyEmbedder() if "prompt_embedding" in metrics else None
 
 
 @dataclass
@@ -126,4 +139,11 @@ class Jobs:
         return out
 
 
-__all__ = ["Jobs", "TickResult", "action_context", "holder_name", "load_embedder"]
+__all__ = [
+    "Jobs",
+    "LazyEmbedder",
+    "TickResult",
+    "action_context",
+    "holder_name",
+    "load_embedder",
+]
