@@ -86,6 +86,8 @@ def test_file_policy_denies_a_model_to_agents(pgw: Gateway) -> None:
     key, name = _agent_key(pgw)
     with openai.OpenAI(base_url=pgw.url + "/v1", api_key=key, max_retries=0) as c:
         assert c.chat.completions.create(model="gpt-test", messages=HELLO).choices
+        listed = [m.id for m in c.models.list()]
+        assert "gpt-test" in listed and "gpt-cached" not in listed  # only what it may use
         with pytest.raises(openai.PermissionDeniedError) as denied:
             c.chat.completions.create(model="gpt-cached", messages=HELLO)
     body = denied.value.response.json()["error"]
@@ -101,6 +103,7 @@ def test_file_policy_denies_a_model_to_agents(pgw: Gateway) -> None:
     user_key = pgw.user_key()[0]
     with openai.OpenAI(base_url=pgw.url + "/v1", api_key=user_key, max_retries=0) as c:
         assert c.chat.completions.create(model="gpt-cached", messages=HELLO).choices
+        assert "gpt-cached" in [m.id for m in c.models.list()]
 
 
 def test_stored_policy_applies_within_a_second_and_goes(pgw: Gateway) -> None:

@@ -279,8 +279,14 @@ async def models(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> Non
             await gw.sink.emit(gw.sink.audit_record(audit_row(ctx, action)))
         await send_error(send, err, ctx.wire, ctx.request_id, _overhead(ctx), ctx.response_headers)
         return
-    allowed = ctx.principal.allowed_models if ctx.principal else None
-    names = [m for m in gw.config.models if allowed is None or m.name in allowed]
+    p = ctx.principal
+    assert p is not None, "authenticate set the principal"
+    # what Cedar lets this caller invoke (the key's own model list included)
+    names = [
+        m
+        for m in gw.config.models
+        if gw.policy.decide_model(p, m.name, {"endpoint": "models"}).allowed
+    ]
     if ctx.wire == "anthropic":
         data: list[dict[str, Any]] = [
             {
