@@ -25,6 +25,8 @@ from tests._services import fresh_pg_database, pg_url_or_skip
 from tests.e2e._gateway import UPSTREAM_KEY, Gateway, gateway_config
 from tests.fakes.upstream import FakeUpstream
 
+# two gateway processes start per module: slow on a loaded machine
+pytestmark = pytest.mark.timeout(600)
 HELLO = [{"role": "user", "content": "hello"}]
 POLL_MS = 500  # the default server.state_poll_ms: what a deployment gets
 LIMIT_S = 1.0  # the promise: the next request on every process is refused within a second
