@@ -185,8 +185,8 @@ def main() -> None:
                 "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
             },
         )
-        gateway.start(timeout_s=180)  # a busy shared machine starts Python slowly
         try:
+            gateway.start(timeout_s=180)  # a busy shared machine starts Python slowly
             key = user_key(gateway.url)
             time.sleep(1.0)  # the key reaches the gateway's snapshot
             report = asyncio.run(

@@ -31,6 +31,10 @@ from tests.fakes.mcp_upstream import (
 )
 from tests.fakes.upstream import FakeUpstream
 
+# a real gateway process, two upstreams and a stdio child: on a busy shared machine starting
+# them alone can take minutes, which the first test's timeout must cover
+pytestmark = pytest.mark.timeout(300)
+
 TAG = uuid.uuid4().hex[:6]
 AGENT = f"support-bot-{TAG}"  # the policies below name it
 CALL = 'action == Action::"call_tool"'
@@ -89,7 +93,7 @@ def gw(
         mcp={
             "servers": {
                 "crm": {"url": crm[0].url, "guard_profile": "tools"},
-                "notes": stdio_command(),
+                "notes": {**stdio_command(), "connect_timeout_s": 60},  # busy machines
                 "weather": {"url": weather.url, "call_timeout_s": 5},
             },
             "reconnect_max_s": 1,
@@ -98,7 +102,11 @@ def gw(
             "rate_limits": [{"scope": "user", "tool": "notes__word_count", "rpm": 2}],
         },
     )
-    g.proc.start(timeout_s=120)  # generous: the shared CI machine may be busy
+    try:
+        g.proc.start(timeout_s=120)  # generous: the shared CI machine may be busy
+    except BaseException:
+        g.close()  # never leave a half-started gateway behind
+        raise
     yield g
     g.close()
 
@@ -125,7 +133,7 @@ async def mcp_client(gw: Gateway, key: str) -> AsyncIterator[Client]:
         yield client
 
 
-async def wait_for_tools(client: Client, names: set[str], timeout_s: float = 15.0) -> set[str]:
+async def wait_for_tools(client: Client, names: set[str], timeout_s: float = 60.0) -> set[str]:
     """The upstreams connect in the background: list until `names` are all there."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -321,6 +329,14 @@ def test_admin_api_reports_servers_and_tools(gw: Gateway, agent_key: str) -> Non
     assert servers["notes"]["state"] == "up" and servers["notes"]["transport"] == "stdio"
     tools = {t["tool"] for t in gw.api("GET", "/mcp/tools?server=notes")}
     assert tools == {"notes__read", "notes__word_count"}
+    base = f"{gw.url}/admin/v1/mcp/tools"
+    missing = gw.admin.post(f"{base}/notes__nope/approve", json={})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "tool_not_found"
+    no_reason = gw.admin.post(f"{base}/notes__word_count/quarantine", json={})
+    assert no_reason.status_code in (400, 422)
+    held = gw.admin.post(f"{base}/notes__word_count/quarantine", json={"reason": "audit"})
+    assert held.status_code == 200 and held.json()["status"] == "quarantined"
+    gw.admin.post(f"{base}/notes__word_count/approve", json={"reason": "done"})
 
 
 # -- approvals ---------------------------------------------------------------------------------
