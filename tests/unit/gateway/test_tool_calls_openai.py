@@ -31,6 +31,10 @@ def deny(call: ToolCall, reason: str = "forbidden here.") -> tuple[ToolCall, Den
 def test_parse_arguments_is_strict() -> None:
     assert parse_arguments('{"a": 1, "b": [true, null]}') == ({"a": 1, "b": [True, None]}, None)
     assert parse_arguments("  ") == ({}, None)
+    assert parse_arguments('{"url": "https://x:8080/a", "n": {"t": "12:30"}}') == (
+        {"url": "https://x:8080/a", "n": {"t": "12:30"}},
+        None,
+    )
     assert parse_arguments('{"n": 123456789012345678901234567890}')[0] == {
         "n": 123456789012345678901234567890
     }
@@ -40,6 +44,8 @@ def test_parse_arguments_is_strict() -> None:
         ("[1, 2]", "must be a JSON object, not list"),
         ('"x"', "not str"),
         ('{"amount": 5, "amount": 5000}', "'amount' appears twice"),
+        ('{"note": "a:b", "amount": 5, "amount": 5000}', "'amount' appears twice"),
+        ('{"a": {"k": 1, "k": 2}, "b": [{"x": "1:2"}]}', "'k' appears twice"),
         ('{"amount": NaN}', "NaN is not valid JSON"),
         ('{"a": Infinity}', "Infinity is not valid JSON"),
         ('{"note": "\\ud800"}', "unpaired surrogate"),
