@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -22,6 +22,7 @@ from steward.config import ConfigError, Runtime
 from steward.drift.sources import Scope
 from steward.slo.burn import SloStatus
 from steward.slo.evaluate import evaluate_slo, slo_states
+from steward.slo.report import status_json
 from steward.store.db import make_engine, session_factory, upgrade
 from steward.store.models_slo import DriftEvent
 
@@ -74,24 +75,6 @@ def _pct(value: float | None) -> str:
 
 def _burn(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
-
-
-def status_json(st: SloStatus, state: Any) -> dict[str, Any]:
-    """The status of one SLO as JSON."""
-    return {
-        **st.evidence(),
-        "window": st.window,
-        "events": st.total,
-        "bad_events": st.bad,
-        "alerting": st.severity,
-        "stored_state": None if state is None else state.state,
-        "alerting_since": None if state is None or state.since is None else state.since,
-        "checks": [
-            {"long": c.alert.long, "short": c.alert.short, "factor": c.alert.factor,
-             "severity": c.alert.severity, "firing": c.firing, "why": c.why}
-            for c in st.checks
-        ],
-    }  # fmt: skip
 
 
 def _status_table(statuses: list[SloStatus]) -> Table:

@@ -30,6 +30,7 @@ class StewardApp:
         from steward.admin.routes_evals import evals_router
         from steward.admin.routes_inventory import inventory_router
         from steward.admin.routes_policies import policies_router
+        from steward.admin.routes_slo import slo_router
         from steward.admin.routes_tokens import mount_tokens
         from steward.admin.routes_usage import usage_router
         from steward.agents.suspension_service import suspension_service
@@ -54,6 +55,7 @@ class StewardApp:
         inventory = inventory_router(InventoryService(gw.sessions, gw.config))
         usage = usage_router(UsageReports(gw.sessions, gw.config.organisation))
         ev = evals_router(EvalQueries(gw.sessions))  # /evaluations: records and runs
+        slo = slo_router(gw.sessions, gw.config, self.identity)  # /slos, /remediation
         policies = policies_router(  # /policies: stored sets, validate, explain
             PolicyService(
                 gw.sessions,
@@ -66,7 +68,7 @@ class StewardApp:
             self.identity,
             guard=gw.guard,
             documents=documents,
-            extra_routers=[inventory, usage, ev, policies],
+            extra_routers=[inventory, usage, ev, policies, slo],
         )
         self.admin.state.mcp = self.mcp  # live upstream status for /admin/v1/mcp/servers
         mount_approvals(self.admin, gw.approvals, suspension_service(gw.sessions, gw.config))
