@@ -203,11 +203,13 @@ class CatalogueService(ServiceBase):
     ) -> CatalogueModel:
         now = utcnow()
         if row is None:
+            # a model added by an owner or data-class change keeps its routability: unlisted
+            # models are routed unless `catalogue.enforce` is on
             row = CatalogueModel(
                 id=short_id("cat"),
                 kind=ref.kind,
                 name=ref.name,
-                state="proposed",
+                state="proposed" if self.enforce else "approved",
                 reason="",
                 created_at=now,
             )

@@ -16,6 +16,7 @@ from steward.identity.errors import Conflict, Invalid, NotFound
 from steward.identity.records import Actor
 from steward.store.db import session_factory
 from steward.store.models import AuditEvent
+from tests.unit.catalogue.conftest import make_config
 
 ACTOR = Actor("cli", "tester")
 
@@ -55,7 +56,7 @@ def test_state_transitions_are_checked_and_audited(
 def test_owner_and_data_classes(deploy: DeploymentService, identity: IdentityService) -> None:
     identity.create_user("ada", actor=ACTOR)
     info = deploy.set_owner("chat", "ada", actor=ACTOR)
-    assert info.owner == "ada" and info.state == "proposed"
+    assert info.owner == "ada" and info.state == "approved" and info.routable  # as unlisted
     with pytest.raises(NotFound):
         deploy.set_owner("chat", "nobody", actor=ACTOR)
     info = deploy.set_data_classes("chat", ["pii", "internal", "pii"], actor=ACTOR)
@@ -63,6 +64,15 @@ def test_owner_and_data_classes(deploy: DeploymentService, identity: IdentitySer
     with pytest.raises(Invalid, match="unknown data class"):
         deploy.set_data_classes("chat", ["medical"], actor=ACTOR)
     assert deploy.set_data_classes("chat", None, actor=ACTOR).data_classes is None
+
+
+def test_under_enforcement_unlisted_models_stay_unroutable(engine: Engine) -> None:
+    enforced = DeploymentService(session_factory(engine), make_config(enforce=True))
+    assert not enforced.get_model("smart").routable
+    info = enforced.set_data_classes("smart", ["public"], actor=ACTOR)
+    assert info.state == "proposed" and not info.routable
+    with pytest.raises(Invalid, match="sim/sim-smart-1 is not in the catalogue"):
+        enforced.canary("chat", "smart", 5, actor=ACTOR)
 
 
 @dataclass(frozen=True)
