@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from steward.events.ids import new_id
@@ -144,10 +144,13 @@ class Remediator:
         actor = Actor("system", f"remediation:{rule.name}")
         with self._sessions() as s, s.begin():
             firings = evaluate_trigger(s, rule.trigger, now, self._slos)
+            # only what can matter now: open actions, and closed ones still in their cooldown
+            horizon = now - max(delta(rule.cooldown), delta(rule.proposal_ttl))
+            ra = RemediationAction
             rows = s.scalars(
-                select(RemediationAction)
-                .where(RemediationAction.rule == rule.name)
-                .order_by(RemediationAction.created_at)
+                select(ra)
+                .where(ra.rule == rule.name, or_(ra.status.in_(OPEN), ra.created_at >= horizon))
+                .order_by(ra.created_at)
             ).all()
         latest: dict[str, RemediationAction] = {r.trigger_key: r for r in rows}
         active = {f.key for f in firings}
