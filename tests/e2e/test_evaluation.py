@@ -30,6 +30,7 @@ GOLDEN = ROOT / "tests" / "data" / "evals" / "golden.jsonl"
 TAG = uuid.uuid4().hex[:8]
 APP = f"evaluated-{TAG}"
 JUDGE_APP = "steward-evals"
+pytestmark = pytest.mark.timeout(600)  # gateway starts and CLI runs on a shared, busy machine
 
 
 def steward(
@@ -46,7 +47,7 @@ def steward(
     )
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 15.0) -> None:
+def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 45.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():
@@ -84,7 +85,7 @@ def gateway(make_gateway: Callable[..., Gateway], monkeypatch: pytest.MonkeyPatc
     cfg = json.loads(json.dumps(__import__("yaml").safe_load(g.config_path.read_text())))
     cfg["evaluation"]["judge"]["base_url"] = g.url
     g.config_path.write_text(__import__("yaml").safe_dump(cfg))
-    g.proc.start(timeout_s=90)  # generous: the machine is shared and may be busy
+    g.proc.start(timeout_s=180)  # generous: the machine is shared and may be busy
     return g
 
 
@@ -249,7 +250,7 @@ def test_worker_inside_the_gateway(make_gateway: Callable[..., Gateway]) -> None
             "worker": {"in_process": True, "interval_s": 0.2},
         },
     )
-    gw.proc.start(timeout_s=90)
+    gw.proc.start(timeout_s=180)
     key, _ = provision(gw, f"inproc-{TAG}")
     client = openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0)
     raw = client.chat.completions.with_raw_response.create(
@@ -260,6 +261,6 @@ def test_worker_inside_the_gateway(make_gateway: Callable[..., Gateway]) -> None
     def labelled() -> list[dict[str, Any]]:
         return gw.api("GET", f"/evaluations/records?request_id={rid}")["records"]
 
-    wait_for(lambda: len(labelled()) >= 4, "records made by the in-process worker", 30.0)
+    wait_for(lambda: len(labelled()) >= 4, "records made by the in-process worker", 60.0)
     names = {r["name"] for r in labelled()}
     assert {"refusal", "empty", "truncated", "guard_findings"} <= names
