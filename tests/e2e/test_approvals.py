@@ -26,14 +26,18 @@ from tests.fakes.mcp_upstream import HttpMcpUpstream, crm_server
 from tests.fakes.upstream import FakeUpstream
 from tests.fakes.webhook import FakeWebhook, WebhookRequest
 
+# two gateway processes start per module: slow on a loaded machine
+pytestmark = pytest.mark.timeout(600)
 TAG = uuid.uuid4().hex[:6]
 AGENT = f"refund-bot-{TAG}"
+BOB = f"bob-{TAG}"  # a user the agent acts for, with a delegation token
 CALL = 'action == Action::"call_tool"'
 POLICIES = f"""
 permit(principal == Agent::"{AGENT}", {CALL}, resource in ToolServer::"crm");
 @approval("required")
 permit(principal == Agent::"{AGENT}", {CALL}, resource == Tool::"crm__refund")
 when {{ context.arguments has amount && context.arguments.amount > 100 }};
+permit(principal == User::"{BOB}", {CALL}, resource in ToolServer::"crm");
 """
 TTL_S = 4.0  # approvals.ttl_s: short, so that one test can watch an approval expire
 
@@ -277,6 +281,38 @@ async def test_refused_to_the_requester_and_to_non_people(
     )
     assert r.status_code == 403 and r.json()["error"]["code"] == "insufficient_role"
     assert a.api("GET", f"/approvals/{approval_id}")["status"] == "pending"
+
+
+async def test_refused_to_the_user_the_agent_acts_for(
+    pair: tuple[Gateway, Gateway], agent_key: str
+) -> None:
+    a, _ = pair
+    a.api("POST", "/users", {"name": BOB})
+    bob_key = a.key(user=BOB)["key"]
+    r = httpx.post(
+        f"{a.url}/v1/agents/token",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": bob_key,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "actor_token": agent_key,
+            "actor_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        },
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    async with mcp_client(a, token) as client:
+        held = await client.call_tool("crm__refund", refund_args())
+    approval_id = outcome(held)["approval_id"]
+    shown = a.api("GET", f"/approvals/{approval_id}")
+    assert (
+        shown["names"][shown["on_behalf_of"]] == BOB and shown["names"][shown["agent_id"]] == AGENT
+    )
+    r = decide(a, approval_id, "approve", approver=BOB)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "approver_is_requester"
+    r = decide(a, approval_id, "approve", approver=a.org()["user"])
+    assert r.status_code == 200 and r.json()["status"] == "approved"
 
 
 async def test_suspending_the_agent_cancels_its_pending_approvals(
