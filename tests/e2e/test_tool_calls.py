@@ -275,3 +275,20 @@ def _approve(gw: Gateway, approval_id: str) -> None:
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "approved"
+
+
+def test_streamed_call_held_for_approval(claude: anthropic.Anthropic) -> None:
+    """In a stream too, the call waits for a person: a pending approval, not the call."""
+    with claude.messages.stream(
+        model="sim-fast",
+        max_tokens=200,
+        messages=_ask("Refund order 78 in a stream"),
+        tools=[_anthropic_tool(REFUND)],  # type: ignore[list-item]
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_message()
+    assert [b.type for b in final.content] == ["text"] and final.stop_reason == "end_turn"
+    [delta] = [e for e in events if e.type == "message_delta"]
+    [entry] = _denied(delta)
+    assert entry["code"] == "approval_required" and entry["approval"]["status"] == "pending"
+    assert entry["approval"]["id"] in final.content[0].text  # type: ignore[union-attr]
