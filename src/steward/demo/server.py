@@ -41,7 +41,7 @@ class GatewayProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 30.0) -> None:
+    def start(self, timeout_s: float = 90.0) -> None:
         env = {
             **os.environ,
             "STEWARD_DATA_DIR": str(self.data_dir),
