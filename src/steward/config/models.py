@@ -16,6 +16,7 @@ from steward.identity.tokens_settings import AgentTokenSettings
 from steward.notify.settings import NotificationSettings
 from steward.observability.settings import ObservabilitySettings
 from steward.policy.settings import PolicySettings
+from steward.providers.sim_degrade import SimDegradeSettings
 from steward.remediation.settings import RemediationSettings
 from steward.slo.settings import SLOConfig, SloWorkerSettings
 from steward.usage.limits.settings import BudgetSettings, RateLimitConfig
@@ -41,6 +42,9 @@ class SimSettings(_Strict):
     error_status: int = Field(503, ge=400, le=599, description="HTTP status of simulated errors.")
     seed: int = Field(0, description="Seed for the deterministic error draw and answers.")
     embedding_dimensions: int = Field(64, ge=1, le=4096)
+    degrade: SimDegradeSettings | None = Field(
+        None, description="Answers turn into refusals or drift off topic mid-run."
+    )
 
 
 class ProviderConfig(_Strict):

@@ -2,7 +2,8 @@
 
 Answers are deterministic (a hash of the last user message and the seed picks canned prose, tool
 arguments and JSON instances), token counts are real estimates from `tokens`, and latency and
-failures are configurable, so demos, tests and benchmarks run without any network.
+failures are configurable, so demos, tests and benchmarks run without any network. Answers can
+also degrade mid-run (`sim.degrade`: refusals, off-topic prose) to exercise evaluation and SLOs.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from steward.providers.base import (
     WireFormat,
     is_retryable_status,
 )
+from steward.providers.sim_degrade import Degradation
 from steward.providers.tokens import (
     count_tokens,
     estimate_chat_tokens,
@@ -85,6 +87,8 @@ class SimProvider(ProviderAdapter):
         self._seed_bytes = f"{settings.seed}\x00".encode()
         # One draw per request from a seeded generator: a run's pattern of failures repeats.
         self._rng = random.Random(settings.seed)
+        degrade = settings.degrade
+        self._degrade = Degradation(degrade, settings.seed) if degrade is not None else None
 
     async def chat(self, body: dict[str, Any], call: CallInfo) -> UpstreamResponse:
         answer = self._answer(body)
@@ -188,7 +192,9 @@ class SimProvider(ProviderAdapter):
             call, cut = self._tool_call(tool, question, len(messages), limit)
             usage = Usage(prompt_tokens, count_tokens(call.name) + count_tokens(call.arguments))
             return _Answer(None, call, "length" if cut else "tool_calls", usage)
-        text = _cut_at_stop(self._text(body, messages, question), body.get("stop"))
+        degraded = self._degrade.next_text(question) if self._degrade is not None else None
+        text = degraded if degraded is not None else self._text(body, messages, question)
+        text = _cut_at_stop(text, body.get("stop"))
         text, cut = _truncate(text, limit)
         usage = Usage(prompt_tokens, count_tokens(text))
         return _Answer(text, None, "length" if cut else "stop", usage)
