@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from steward.config.defaults import EMBEDDED_DEFAULT
+from steward.demo.eval_steps import add_eval_config
 
 DEMO_GUARD: dict[str, Any] = {
     "profiles": {
@@ -27,6 +28,7 @@ DEMO_GUARD: dict[str, Any] = {
 def write_demo_config(data_dir: Path) -> Path:
     config = copy.deepcopy(EMBEDDED_DEFAULT)
     config["guard"] = DEMO_GUARD
+    add_eval_config(config)  # sim-assist degrades: evaluation, SLO, drift, reroute
     path = data_dir / "steward-demo.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path

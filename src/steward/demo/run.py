@@ -20,6 +20,7 @@ from rich.table import Table
 from steward.demo.budget_steps import BudgetStep, threshold_alerts
 from steward.demo.config import write_demo_config
 from steward.demo.discovery_step import print_shadow_ai
+from steward.demo.eval_steps import run_eval_loop
 from steward.demo.guard_steps import DOCUMENT_NAME, GuardScript, print_findings, register_document
 from steward.demo.server import GatewayProcess
 from steward.store.db import make_engine, session_factory
@@ -300,6 +301,7 @@ def run_demo(port: int = 0, keep_running: bool = False) -> int:
             failures += 1
             console.print("[red]✗[/] no budget alert was recorded")
         print_shadow_ai(console, db_url, admin.http)
+        failures += run_eval_loop(console, gw.url, keys["alice"], db_url)
         console.print(
             f"Admin API: {gw.url}/admin/v1 (OpenAPI {gw.url}/openapi.json, docs {gw.url}/docs)"
         )
