@@ -28,7 +28,7 @@ FALLBACK_UPSTREAM = "sim-fast-1"
 SLO_NAME = "assist-quality"
 HEALTHY = 20  # answers before the simulator degrades
 DEGRADED = 20
-DRIFT_CURRENT_S = 4  # the drift's current window: the healthy answers age out of it
+DRIFT_CURRENT_S = 5  # the drift's current window: the healthy answers age out of it
 QUESTIONS = (
     "How do I reset my password?",
     "How do I change my billing address?",
@@ -167,7 +167,8 @@ class EvalLoop:
         time.sleep(DRIFT_CURRENT_S + 0.5)  # these answers age into the drift baseline
         return (
             f"{len(answers)} answers, all sampled and evaluated: {fails} refusals{relevance}; "
-            f"no alert ({len(self._audits('slo.alert'))} SLO alerts)"
+            f"no alert ({len(self._audits('slo.alert'))} SLO alerts); after {DRIFT_CURRENT_S} s "
+            "they are the drift baseline"
         )
 
     def degraded(self) -> str:
