@@ -264,6 +264,29 @@ class PolicyEngine:
         prepared = self.prepare(st, principal, "call_tool", ctx)
         return self._decide(st, prepared, resource, entities, what)
 
+    def may_call_tool(self, principal: Principal, tool: str, server: str | None) -> bool:
+        """Could some call of `tool` be permitted, whatever its arguments and context? Used to
+        list tools: Cedar's partial evaluation with the context unknown, so a tool a policy
+        permits only for some arguments (refunds up to 100) is listed, and one that every
+        subject is definitely denied (no permit can apply, or a forbid always does) is not.
+        A preview only: every call is decided in full by `decide_tool`."""
+        st = self.state
+        entities = self._tool_entities(st, tool, server)
+        prepared = self.prepare(st, principal, "call_tool", {})
+        resource = f'Tool::"{_escape(tool)}"'
+        action = f'Action::"{_escape(prepared.action["id"])}"'
+        for uid in prepared.uids:
+            request = {
+                "principal": f'{uid["type"]}::"{_escape(uid["id"])}"',
+                "action": action,
+                "resource": resource,
+                "context": None,  # unknown: arguments, time, findings
+            }
+            result = cedarpy.is_authorized_partial(request, st.enforce, entities)
+            if result.decision == cedarpy.Decision.Deny:
+                return False
+        return True
+
     def _tool_entities(self, st: Compiled, tool: str, server: str | None) -> cedarpy.Entities:
         key = (tool, server)
         hit = st.tools.get(key)
@@ -414,3 +437,8 @@ class PolicyEngine:
 
 
 __all__ = ["Compiled", "Decision", "Outcome", "PolicyEngine", "Prepared", "model_infos", "ref"]
+
+
+def _escape(value: str) -> str:
+    """A string as the inside of a Cedar string literal."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')

@@ -253,3 +253,29 @@ def test_reused_model_decisions_end_with_their_snapshot(make_engine: EngineFacto
     limited = principal("user", "u1", allowed_models=frozenset({"mini"}))
     assert engine.decide_model(limited, "mini", {"endpoint": "chat"}).allowed
     assert not engine.decide_model(limited, "big", {"endpoint": "chat"}).allowed
+
+
+def test_listing_shows_tools_permitted_for_some_arguments(make_engine: EngineFactory) -> None:
+    """`may_call_tool` (MCP tools/list): a tool permitted only for some arguments is listed,
+    one no permit can apply to or that a forbid always denies is not; the delegating user
+    bounds the listing too."""
+    engine = make_engine(
+        ("refunds", REFUNDS),
+        (
+            "deny",
+            '@id("no-shell") forbid (principal, action, resource == Tool::"shell.exec");\n'
+            'permit (principal, action == Action::"call_tool", resource == Tool::"shell.exec");',
+        ),
+        (
+            "people",
+            '@id("bob-no-billing") forbid (principal == User::"bob", action, '
+            'resource in ToolServer::"billing");',
+        ),
+    )
+    assert not engine.decide_tool(AGENT, "billing.refund", "billing", {}).allowed
+    assert engine.may_call_tool(AGENT, "billing.refund", "billing")
+    assert not engine.may_call_tool(AGENT, "billing.delete", "billing")  # no permit applies
+    assert not engine.may_call_tool(AGENT, "shell.exec", "shell")  # a forbid always applies
+    assert engine.may_call_tool(USER, "shell.other", "shell")  # people: the default permits
+    for_bob = principal("agent", "a1", owner_id="u1", on_behalf_of="u2")
+    assert not engine.may_call_tool(for_bob, "billing.refund", "billing")

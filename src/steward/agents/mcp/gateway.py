@@ -28,7 +28,7 @@ from steward import __version__
 from steward.agents.mcp.calls import call_tool
 from steward.agents.mcp.catalog import Catalog
 from steward.agents.mcp.guarding import ToolGuard
-from steward.agents.mcp.hooks import blocked, decide_tool
+from steward.agents.mcp.hooks import blocked, may_list_tool
 from steward.agents.mcp.limits import ToolRateLimits
 from steward.agents.mcp.service import refuse
 from steward.agents.mcp.upstream import Upstream
@@ -191,10 +191,7 @@ class McpServer:
                 continue
             if not self.catalog.usable(entry)[0]:
                 continue
-            decision = decide_tool(
-                self.gw, principal, entry.name, entry.server, {}, {"endpoint": "mcp"}
-            )
-            if decision.allowed:
+            if may_list_tool(self.gw, principal, entry.name, entry.server):
                 tools.append(entry.listed)
         return types.ListToolsResult(tools=tools, _meta={"steward/servers": servers})
 

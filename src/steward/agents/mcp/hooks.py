@@ -80,10 +80,24 @@ def decide_tool(
     return _Fixed(True, "allow", False, "enforce", (), "no policy engine: non-agents allowed")
 
 
+def may_list_tool(gw: Any, principal: Principal, tool: str, server: str | None) -> bool:
+    """Whether to show `tool` in the principal's `tools/list`: some call of it could be
+    permitted (a tool permitted only for some arguments is listed; each call is decided in
+    full). Without a policy engine: as `decide_tool` with no arguments. Fails closed."""
+    policy = getattr(gw, "policy", None)
+    if policy is None:
+        return decide_tool(gw, principal, tool, server, {}, {"endpoint": "mcp"}).allowed
+    try:
+        return bool(policy.may_call_tool(principal, tool, server))
+    except Exception:
+        log.exception("the policy engine failed listing tool %s", tool)
+        return False
+
+
 def blocked(snapshot: Snapshot, principal: Principal, tool_server: str | None) -> str | None:
     """Why the principal may not call tools of `tool_server` now (its key, agent, owner, user,
     app or the tool server suspended), or None."""
     return suspensions.blocked(snapshot, principal, tool_server=tool_server)
 
 
-__all__ = ["Decision", "blocked", "decide_tool"]
+__all__ = ["Decision", "blocked", "decide_tool", "may_list_tool"]
