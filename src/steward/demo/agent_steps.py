@@ -60,6 +60,17 @@ def _text(result: types.CallToolResult) -> str:
     return "".join(b.text for b in result.content if isinstance(b, types.TextContent))
 
 
+def _run(coro: Any) -> Any:
+    """Run a coroutine; an exception group (the MCP client's task group) shows its first cause."""
+    try:
+        return asyncio.run(coro)
+    except BaseExceptionGroup as group:
+        first: BaseException = group
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from group
+
+
 class AgentScript:
     """Each step returns a one-line result, or raises when Steward did not do what it should."""
 
@@ -87,7 +98,7 @@ class AgentScript:
         return f"EdDSA token for {AGENT} acting for alice, {body['expires_in']} s"
 
     def tools(self) -> str:
-        return asyncio.run(self._tools())
+        return _run(self._tools())
 
     async def _session(self) -> Any:
         http = create_mcp_http_client(headers={"authorization": f"Bearer {self.token}"})
@@ -148,7 +159,7 @@ class AgentScript:
         return f"the model's call withheld before the agent saw it: {denied[0]['reason']}"
 
     def suspend_mid_run(self) -> str:
-        return asyncio.run(self._suspend_mid_run())
+        return _run(self._suspend_mid_run())
 
     async def _suspend_mid_run(self) -> str:
         http, client = await self._session()

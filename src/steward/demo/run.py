@@ -17,10 +17,11 @@ import openai
 from rich.console import Console
 from rich.table import Table
 
+from steward.demo.agent_steps import AgentScript
 from steward.demo.budget_steps import BudgetStep, threshold_alerts
 from steward.demo.config import write_demo_config
 from steward.demo.discovery_step import print_shadow_ai
-from steward.demo.eval_steps import run_eval_loop
+from steward.demo.eval_steps import healthy_traffic, run_eval_loop
 from steward.demo.guard_steps import DOCUMENT_NAME, GuardScript, print_findings, register_document
 from steward.demo.server import GatewayProcess
 from steward.store.db import make_engine, session_factory
@@ -276,7 +277,12 @@ def run_demo(port: int = 0, keep_running: bool = False) -> int:
             f"'{DOCUMENT_NAME}' registered (fingerprints only)"
         )
         failures = 0
-        steps = Script(gw.url, keys).steps() + GuardScript(gw.url, keys).steps()
+        steps = (
+            [healthy_traffic(gw.url, keys["alice"])]
+            + Script(gw.url, keys).steps()
+            + GuardScript(gw.url, keys).steps()
+        )
+        steps += AgentScript(gw.url, admin.http, keys).steps()
         for label, step in steps:
             try:
                 console.print(f"  [green]✓[/] {label}: {step()}")
