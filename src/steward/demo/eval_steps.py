@@ -28,7 +28,7 @@ FALLBACK_UPSTREAM = "sim-fast-1"
 SLO_NAME = "assist-quality"
 HEALTHY = 20  # answers before the simulator degrades
 DEGRADED = 20
-DRIFT_CURRENT_S = 5  # the drift's current window: the healthy answers age out of it
+DRIFT_CURRENT_S = 15  # the drift's current window: the healthy answers age out of it
 QUESTIONS = (
     "How do I reset my password?",
     "How do I change my billing address?",
@@ -114,8 +114,52 @@ def _wait(what: str, check: Callable[[], bool], timeout_s: float) -> None:
         time.sleep(0.2)
 
 
+def _evidence(ev: dict[str, Any]) -> str:
+    """One line of an action's evidence: the SLO's burn or the drift test."""
+    if ev.get("trigger") == "slo_burn":
+        burns = ", ".join(
+            f"{name} {w['bad']}/{w['events']} bad = {w['burn_rate']:.1f}x"
+            for name, w in (ev.get("windows") or {}).items()
+            if w.get("burn_rate") is not None
+        )
+        firing = "; ".join(
+            f"{f['long']}+{f['short']} > {f['factor']}x" for f in ev.get("firing") or []
+        )
+        return f"SLO {ev.get('slo')} {ev.get('severity')}: {firing} ({burns})"
+    p = ev.get("p_value")
+    return (
+        f"drift of {ev.get('metric')}: {ev.get('test')} {ev.get('statistic'):.3g} "
+        f"(threshold {ev.get('threshold'):.3g}" + (f", p={p:.2g})" if p is not None else ")")
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    """A stored timestamp as aware UTC (SQLite hands them back naive)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _ts(value: Any) -> str:
     return value.strftime("%H:%M:%S") if isinstance(value, datetime) else str(value)
+
+
+def _question(i: int) -> list[Any]:
+    return [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}]
+
+
+def healthy_traffic(url: str, key: str) -> tuple[str, Callable[[], str]]:
+    """The demo step that sends sim-assist its healthy answers early in the run, so they are
+    evaluated in the background and have aged into the drift baseline by the closing loop."""
+    client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+
+    def send() -> str:
+        served = {client.chat.completions.create(model=ALIAS, messages=_question(i)).model
+                  for i in range(HEALTHY)}  # fmt: skip
+        return (
+            f"{HEALTHY} answers from {', '.join(sorted(served))}, every one sampled for "
+            "evaluation (in the background)"
+        )
+
+    return f"alice · {ALIAS} · healthy traffic", send
 
 
 class EvalLoop:
@@ -127,18 +171,15 @@ class EvalLoop:
         self.console = console
         self.engine = make_engine(db_url)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
-        self.sent = 0
+        self.sent = HEALTHY  # healthy_traffic sent the first answers
 
     def close(self) -> None:
         self.engine.dispose()
 
     def _ask(self) -> tuple[str, str]:
         """One question to sim-assist: (answer, the model that answered)."""
-        question = QUESTIONS[self.sent % len(QUESTIONS)]
+        r = self.client.chat.completions.create(model=ALIAS, messages=_question(self.sent))
         self.sent += 1
-        r = self.client.chat.completions.create(
-            model=ALIAS, messages=[{"role": "user", "content": question}]
-        )
         return r.choices[0].message.content or "", r.model
 
     def _records(self, evaluator: str) -> list[EvalRecord]:
@@ -158,17 +199,21 @@ class EvalLoop:
             a = AuditEvent
             return list(s.scalars(select(a).where(a.action == action).order_by(a.ts)))
 
-    def healthy(self) -> str:
-        answers = [self._ask()[0] for _ in range(HEALTHY)]
-        _wait("the evaluation worker", self._evaluated(HEALTHY), 30)
-        fails = sum(r.score_label == "fail" for r in self._records("refusal"))
+    def baseline(self) -> str:
+        _wait("the evaluation of the healthy answers", self._evaluated(HEALTHY), 30)
+        records = self._records("refusal")
+        fails = sum(r.score_label == "fail" for r in records)
         rel = [r.score_value for r in self._records("relevance") if r.score_value is not None]
         relevance = f", median relevance {statistics.median(rel):.2f}" if rel else ""
-        time.sleep(DRIFT_CURRENT_S + 0.5)  # these answers age into the drift baseline
+        # the healthy answers must be older than the drift's current window to be its baseline
+        newest = max(_aware(r.ts) for r in records)
+        age = (datetime.now(UTC) - newest).total_seconds()
+        pause = max(0.0, DRIFT_CURRENT_S + 0.5 - age)
+        time.sleep(pause)
         return (
-            f"{len(answers)} answers, all sampled and evaluated: {fails} refusals{relevance}; "
-            f"no alert ({len(self._audits('slo.alert'))} SLO alerts); after {DRIFT_CURRENT_S} s "
-            "they are the drift baseline"
+            f"{len(records)} answers evaluated: {fails} refusals{relevance}; "
+            f"{len(self._audits('slo.alert'))} SLO alerts; they are the drift baseline "
+            f"(older than the {DRIFT_CURRENT_S} s current window; waited {pause:.1f} s)"
         )
 
     def degraded(self) -> str:
@@ -187,12 +232,27 @@ class EvalLoop:
             f"evaluations failed: refusal {failed['refusal']}, relevance {failed['relevance']}"
         )
 
+    def drifted(self) -> str:
+        def found() -> list[DriftEvent]:
+            with self.sessions() as s:
+                d = DriftEvent
+                return list(
+                    s.scalars(select(d).where(d.model == ALIAS, d.metric == "refusal_rate"))
+                )
+
+        _wait("the refusal-rate drift event", lambda: bool(found()), 30)
+        ev = found()[0]
+        return (
+            f"refusal_rate drifted: {ev.test} {ev.statistic:.2f} "
+            f"(baseline n={ev.baseline_n}, current n={ev.current_n})"
+        )
+
     def remediated(self) -> str:
         _wait("the reroute", lambda: bool(self._audits("remediation.applied")), 30)
         applied = self._audits("remediation.applied")
         a = applied[0]
         d = a.details or {}
-        return f"{len(applied)} action(s); first: rule {d.get('rule')}: {a.reason}"
+        return f"{len(applied)} automatic action(s), the first by rule {d.get('rule')}"
 
     def rerouted(self) -> str:
         served: list[str] = []
@@ -226,8 +286,9 @@ class EvalLoop:
 
     def steps(self) -> list[tuple[str, Callable[[], str]]]:
         return [
-            (f"{ALIAS} · healthy traffic", self.healthy),
+            (f"{ALIAS} · baseline", self.baseline),
             (f"{ALIAS} · the simulator degrades", self.degraded),
+            (f"{ALIAS} · drift", self.drifted),
             (f"{ALIAS} · remediation", self.remediated),
             (f"{ALIAS} · rerouted", self.rerouted),
         ]
@@ -274,12 +335,7 @@ class EvalLoop:
         for a in self._audits("remediation.applied"):
             d = a.details or {}
             evidence = d.get("evidence") or {}
-            what = (
-                f"slo {evidence.get('slo')} burn {evidence.get('firing')}"
-                if d.get("trigger") == "slo_burn"
-                else f"drift of {evidence.get('metric')} ({evidence.get('test')} "
-                f"{evidence.get('statistic'):.3g}, p={evidence.get('p_value')})"
-            )
+            what = _evidence(evidence)
             c.print(
                 f"audit remediation.applied {_ts(a.ts)} by {a.actor_id}: {d.get('action')} "
                 f"{a.target_type} {a.target_id} → {FALLBACK}; evidence: {what}"
@@ -299,8 +355,11 @@ def run_eval_loop(console: Console, url: str, key: str, db_url: str) -> int:
             except Exception as exc:  # report every step, fail at the end
                 failures += 1
                 console.print(f"  [red]✗[/] {label}: {type(exc).__name__}: {exc}")
-                break  # the later steps depend on this one
-        loop.report()
+        try:
+            loop.report()
+        except Exception as exc:  # the evidence could not be read: a failure, not a crash
+            failures += 1
+            console.print(f"  [red]✗[/] evidence: {type(exc).__name__}: {exc}")
     finally:
         loop.close()
     console.print(
