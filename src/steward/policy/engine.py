@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cedarpy
@@ -35,6 +35,7 @@ from steward.policy.sets import (
     compile_set,
 )
 from steward.policy.settings import PolicySettings
+from steward.remediation.overrides import approval_required
 
 log = logging.getLogger("steward.policy")
 
@@ -147,11 +148,13 @@ class PolicyEngine:
         self.fast = True  # the extension call (see _cedar.py); False: cedarpy's public API
         self.cache_decisions = True  # reuse a model decision within its second (benchmarks: off)
         self.state = self._compile(PolicyData())
+        self.snapshot: Snapshot | None = None  # the latest, for remediation overrides
 
     # -- loading ---------------------------------------------------------------------------
 
     def on_snapshot(self, snap: Snapshot) -> None:
         """Snapshot listener: recompile when the snapshot changes."""
+        self.snapshot = snap
         self.load(snap.section(SECTION))
 
     def load(self, data: PolicyData) -> None:
@@ -262,7 +265,19 @@ class PolicyEngine:
         entities = self._tool_entities(st, tool, server)
         resource = {"type": "Tool", "id": tool}
         prepared = self.prepare(st, principal, "call_tool", ctx)
-        return self._decide(st, prepared, resource, entities, what)
+        return self._remediated(principal, self._decide(st, prepared, resource, entities, what))
+
+    def _remediated(self, principal: Principal, decision: Decision) -> Decision:
+        """A remediation rule's `require_approval` on the agent (or an agent of its chain) holds
+        every tool call policy allows for a person (docs/remediation.md)."""
+        snap = self.snapshot
+        if snap is None or not decision.allowed or decision.approval:
+            return decision
+        for agent in dict.fromkeys((principal.agent_id, *principal.chain)):
+            why = approval_required(snap, agent)
+            if why is not None:
+                return replace(decision, approval=True, reason=f"allowed: human approval {why}")
+        return decision
 
     def may_call_tool(self, principal: Principal, tool: str, server: str | None) -> bool:
         """Could some call of `tool` be permitted, whatever its arguments and context? Used to

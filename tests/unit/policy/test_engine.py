@@ -279,3 +279,23 @@ def test_listing_shows_tools_permitted_for_some_arguments(make_engine: EngineFac
     assert engine.may_call_tool(USER, "shell.other", "shell")  # people: the default permits
     for_bob = principal("agent", "a1", owner_id="u1", on_behalf_of="u2")
     assert not engine.may_call_tool(for_bob, "billing.refund", "billing")
+
+
+def test_a_remediation_override_holds_the_agents_allowed_tool_calls(
+    make_engine: EngineFactory,
+) -> None:
+    """`require_approval` from a remediation rule: what policy allows now waits for a person;
+    what policy denies stays denied; reverting the override frees it."""
+    from steward.identity.snapshot import Snapshot
+
+    engine = make_engine(("refunds", REFUNDS))
+    engine.snapshot = Snapshot(
+        version=1, keys={}, sections={"approval_overrides": {"a1": "quality SLO burning"}}
+    )
+    held = engine.decide_tool(AGENT, "billing.refund", "billing", {"amount": 80})
+    assert (held.allowed, held.approval) == (True, True)
+    assert "quality SLO burning" in held.reason
+    assert not engine.decide_tool(AGENT, "billing.delete", "billing", {}).allowed
+    engine.snapshot = Snapshot(version=2, keys={}, sections={"approval_overrides": {}})
+    freed = engine.decide_tool(AGENT, "billing.refund", "billing", {"amount": 80})
+    assert (freed.allowed, freed.approval) == (True, False)  # reverted: no longer held
