@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scipy import stats as sps
-
 from steward.drift.settings import DriftSettings
 from steward.drift.stats import ks_two_sample, permutation_test, psi
 
@@ -71,7 +69,7 @@ def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
     if se == 0:
         return 1.0
     z = (k2 / n2 - k1 / n1) / se
-    return float(2 * sps.norm.sf(abs(z)))
+    return float(2 * _scipy_stats().norm.sf(abs(z)))
 
 
 def rate(
@@ -129,3 +127,11 @@ def embeddings(
 
 
 __all__ = ["Drift", "continuous", "embeddings", "rate", "two_proportion_p"]
+
+
+def _scipy_stats() -> Any:
+    """scipy.stats, imported on first use: it costs ~1 s and tens of MB, and only the drift and
+    SLO jobs need it (never the gateway's request path or the CLI's start)."""
+    from scipy import stats
+
+    return stats

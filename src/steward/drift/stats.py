@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as sps
 
 # Population Stability Index thresholds (the credit-scoring convention, Siddiqi 2006): below 0.1
 # the distributions are the same for practical purposes, 0.1-0.25 is a moderate shift worth a
@@ -132,7 +132,8 @@ def ks_two_sample(
     if min(len(baseline), len(current)) < max(1, min_samples):
         return None
     method = "exact" if len(baseline) * len(current) <= KS_EXACT_MAX else "asymp"
-    res = sps.ks_2samp(np.asarray(baseline, float), np.asarray(current, float), method=method)
+    x, y = np.asarray(baseline, float), np.asarray(current, float)
+    res = _scipy_stats().ks_2samp(x, y, method=method)
     return KsResult(float(res.statistic), float(res.pvalue), len(baseline), len(current))
 
 
@@ -197,7 +198,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
     _check(successes, n, confidence)
     if n == 0:
         return Interval(0.0, 1.0)
-    z = float(sps.norm.ppf(1 - (1 - confidence) / 2))
+    z = float(_scipy_stats().norm.ppf(1 - (1 - confidence) / 2))
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -212,8 +213,8 @@ def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> Interva
         return Interval(0.0, 1.0)
     alpha = 1 - confidence
     k = successes
-    low = 0.0 if k == 0 else float(sps.beta.ppf(alpha / 2, k, n - k + 1))
-    high = 1.0 if k == n else float(sps.beta.ppf(1 - alpha / 2, k + 1, n - k))
+    low = 0.0 if k == 0 else float(_scipy_stats().beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(_scipy_stats().beta.ppf(1 - alpha / 2, k + 1, n - k))
     return Interval(low, high)
 
 
@@ -237,3 +238,11 @@ __all__ = [
     "quantile_edges",
     "wilson_interval",
 ]
+
+
+def _scipy_stats() -> Any:
+    """scipy.stats, imported on first use: it costs ~1 s and tens of MB, and only the drift and
+    SLO jobs need it (never the gateway's request path or the CLI's start)."""
+    from scipy import stats
+
+    return stats

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from steward.agents.approvals._redact import secret_redactor
 from steward.agents.approvals.service import Approvals
 from steward.agents.live import LiveSessions
 from steward.catalogue.routing import CatalogueRouting
 from steward.config.settings import Runtime
-from steward.events import Shipper, Spool
 from steward.evals.runtime import EvalRuntime
+from steward.events import Shipper, Spool
 from steward.events.sink import EventSink
 from steward.gateway.context import Deployment
 from steward.gateway.pipeline import build_pipeline
@@ -25,10 +25,12 @@ from steward.notify import Notifier
 from steward.observability.setup import build_metrics, build_telemetry
 from steward.policy.runtime import build_engine
 from steward.providers.registry import ProviderRegistry
-from steward.slo.service import in_serve as slo_in_serve
 from steward.store.db import make_engine, session_factory
 from steward.usage.limits.engine import Limits
 from steward.usage.pricing import Pricer
+
+if TYPE_CHECKING:
+    from steward.slo.worker import Scheduler
 
 log = logging.getLogger("steward.gateway")
 
@@ -109,7 +111,11 @@ class Gateway:
         )
         self.snapshots.on_change(self.approvals.on_snapshot)
         self.evals = EvalRuntime(self)  # live sampling and the in-process worker, if configured
-        self.slo = slo_in_serve(self)  # the SLO scheduler here, when slo_worker.in_serve
+        self.slo: Scheduler | None = None  # the SLO scheduler here, when slo_worker.in_serve
+        if self.config.slo_worker.in_serve:  # imported only then: drift statistics need SciPy
+            from steward.slo.service import in_serve as slo_in_serve
+
+            self.slo = slo_in_serve(self)
         self.pipeline = build_pipeline(self)
 
     async def start(self) -> None:
