@@ -18,11 +18,10 @@ from steward.admin.auth import ActorDep
 from steward.admin.errors import ApiError
 from steward.identity.service import IdentityService
 from steward.remediation import service
-from steward.remediation.actions import ActionError
+from steward.remediation.actions import ActionError, action_context
 from steward.remediation.engine import summary
 from steward.remediation.overrides import list_overrides
 from steward.slo.evaluate import evaluate_slo, slo_states
-from steward.slo.jobs import action_context
 from steward.slo.report import status_json
 from steward.store.models_slo import DriftEvent, RemediationAction
 

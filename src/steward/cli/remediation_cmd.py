@@ -14,10 +14,9 @@ from steward.cli.slo_cmd import Store, open_store
 from steward.identity.service import IdentityService
 from steward.notify.notifier import Notifier
 from steward.remediation import service
-from steward.remediation.actions import ActionError
+from steward.remediation.actions import ActionError, action_context
 from steward.remediation.engine import Notice, summary
 from steward.remediation.overrides import list_overrides
-from steward.slo.jobs import action_context
 from steward.store.models_slo import RemediationAction
 
 remediation_app = typer.Typer(

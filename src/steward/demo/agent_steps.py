@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def _text(result: types.CallToolResult) -> str:
     return "".join(b.text for b in result.content if isinstance(b, types.TextContent))
 
 
-def _run(coro: Any) -> Any:
+def _run(coro: Coroutine[Any, Any, str]) -> str:
     """Run a coroutine; an exception group (the MCP client's task group) shows its first cause."""
     try:
         return asyncio.run(coro)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,9 @@ from steward.remediation.triggers import Firing
 from steward.slo.sli import resolve_app
 from steward.store.models import Agent
 from steward.store.models_slo import RemediationAction
+
+if TYPE_CHECKING:
+    from steward.config.models import StewardConfig
 
 OVERRIDE_KIND = {
     "reroute": "routing",
@@ -182,7 +186,17 @@ def revert(
         _suspend(row, ctx, False, actor)
 
 
+def action_context(config: StewardConfig, identity: IdentityService | None) -> ActionContext:
+    """Fallbacks per alias and guard profile names, from the configuration."""
+    return ActionContext(
+        fallbacks={m.name: tuple(m.fallbacks) for m in config.models},
+        guard_profiles=frozenset(config.guard.profiles) | {"default"},
+        identity=identity,
+    )
+
+
 __all__ = [
+    "action_context",
     "OVERRIDE_KIND",
     "ActionContext",
     "ActionError",

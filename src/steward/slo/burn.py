@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from steward.drift.stats import clopper_pearson, wilson_interval
 from steward.slo.settings import BurnAlert, SLOConfig
 from steward.slo.sli import WindowCount
 
@@ -34,6 +33,10 @@ def burn_bound(bad: int, total: int, objective: float, method: str, confidence: 
     `clopper_pearson`, the point estimate for `none` (0 without events)."""
     if total == 0:
         return 0.0
+    # imported here: the statistics need NumPy and SciPy, which `steward` commands that do not
+    # evaluate SLOs (and `steward serve`) should not load
+    from steward.drift.stats import clopper_pearson, wilson_interval
+
     if method == "wilson":
         low = wilson_interval(bad, total, confidence).low
     elif method == "clopper_pearson":

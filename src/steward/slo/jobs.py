@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from steward.drift.detect import Embed, event_evidence, run_drift
 from steward.events.ids import new_id
 from steward.identity.service import IdentityService
-from steward.remediation.actions import ActionContext
+from steward.remediation.actions import action_context
 from steward.remediation.engine import Notice, Remediator
 from steward.slo.audit import jsonable
 from steward.slo.evaluate import evaluate_all
@@ -32,15 +32,6 @@ log = logging.getLogger("steward.slo")
 def holder_name() -> str:
     """host:pid of this process, recorded with each run."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def action_context(config: StewardConfig, identity: IdentityService | None) -> ActionContext:
-    """Fallbacks per alias and guard profile names, from the configuration."""
-    return ActionContext(
-        fallbacks={m.name: tuple(m.fallbacks) for m in config.models},
-        guard_profiles=frozenset(config.guard.profiles) | {"default"},
-        identity=identity,
-    )
 
 
 class LazyEmbedder:
