@@ -1,7 +1,8 @@
 """The request pipeline: an ordered tuple of stages with the upstream call in its place.
 
-    authenticate -> parse -> authorize -> route -> limit -> guard input -> clearance -> (upstream)
-        -> guard output -> tool calls -> account -> record
+    authenticate -> parse -> suspended -> authorize -> route -> reroute -> limit -> guard input
+        -> clearance -> (upstream) -> guard output -> tool calls -> account -> record -> capture
+        -> observe
 
 The order lives in `build_pipeline` and nowhere else; the loop below maps failures to typed
 errors and guarantees every stage's `on_finish` (so every request, failed or not, is recorded).
