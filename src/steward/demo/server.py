@@ -63,6 +63,7 @@ class GatewayProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.stop()  # never leave a half-started gateway behind
         raise RuntimeError(
             f"gateway did not start in {timeout_s}s; see {self.data_dir / 'gateway.log'}"
         )
