@@ -25,13 +25,26 @@ def lock_key(name: str) -> int:
 
 
 class JobLock:
-    """A non-blocking, re-checkable lock for the job `name`."""
+    """A non-blocking, re-checkable lock for the job `name` (the evaluation worker, the SLO
+    scheduler). The advisory-lock key is derived from the name unless given; the lock file is
+    `<lock_dir>/<name>.lock` unless `path` is given; with neither (an in-memory SQLite store,
+    nobody to share it with) the file lock always succeeds."""
 
-    def __init__(self, engine: Engine, name: str, lock_dir: Path) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        lock_dir: Path | None = None,
+        *,
+        key: int | None = None,
+        path: Path | None = None,
+    ) -> None:
         self.engine = engine
         self.name = name
-        self.key = lock_key(name)
-        self.path = Path(lock_dir) / f"{name}.lock"
+        self.key = lock_key(name) if key is None else key
+        if path is None and lock_dir is not None:
+            path = Path(lock_dir) / f"{name}.lock"
+        self.path = path
         self._conn: Connection | None = None
         self._file: IO[bytes] | None = None
 
@@ -74,7 +87,7 @@ class JobLock:
         return True
 
     def _acquire_file(self) -> bool:
-        if self._file is not None:
+        if self._file is not None or self.path is None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         f = open(self.path, "ab")  # noqa: SIM115 - kept open while the lock is held

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from steward.config.settings import Runtime
+from steward.evals.lock import JobLock
 from steward.identity.service import IdentityService
 from steward.notify.notifier import Notifier
 from steward.slo.jobs import Jobs, load_embedder
-from steward.slo.worker import LeaderLock, Scheduler, sqlite_lock_file
+from steward.slo.worker import Scheduler, sqlite_lock_file
 from steward.store.db import session_factory
 
 if TYPE_CHECKING:
@@ -33,7 +34,12 @@ def build_scheduler(
         identity=IdentityService(sessions),
         embed=load_embedder(config.drift.metrics) if config.drift.enabled else None,
     )
-    lock = LeaderLock(engine, config.slo_worker.lock_id, sqlite_lock_file(runtime.database_url))
+    lock = JobLock(
+        engine,
+        "slo-worker",
+        key=config.slo_worker.lock_id,
+        path=sqlite_lock_file(runtime.database_url),
+    )
     return Scheduler(
         jobs, lock, interval_s, notify=notifier.notify if notifier is not None else None
     )

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine
-
+from steward.evals.lock import JobLock
 from steward.slo.audit import Notify
 from steward.slo.jobs import Jobs, TickResult
 
@@ -35,89 +32,6 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-class LeaderLock:
-    """Leadership among replicas: a PostgreSQL session advisory lock, or a file lock."""
-
-    def __init__(self, engine: Engine, lock_id: int, lock_file: Path | None = None) -> None:
-        self._engine = engine
-        self._lock_id = lock_id
-        self._lock_file = lock_file
-        self._conn: Connection | None = None
-        self._fh: IO[str] | None = None
-
-    @property
-    def postgres(self) -> bool:
-        return self._engine.dialect.name == "postgresql"
-
-    def acquire(self) -> bool:
-        """Take (or confirm) leadership; False when another replica leads."""
-        if self.postgres:
-            return self._acquire_pg()
-        return self._acquire_file()
-
-    def _acquire_pg(self) -> bool:
-        if self._conn is not None:
-            try:  # still leader while the session that holds the lock lives
-                self._conn.exec_driver_sql("SELECT 1")
-                self._conn.rollback()
-                return True
-            except Exception:
-                log.warning("lost the scheduler lock's connection; trying to lead again")
-                self._drop_conn()
-        conn = self._engine.connect()
-        try:
-            got = bool(
-                conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({int(self._lock_id)})").scalar()
-            )
-            conn.commit()
-        except Exception:
-            conn.close()
-            raise
-        if not got:
-            conn.close()
-            return False
-        self._conn = conn
-        return True
-
-    def _acquire_file(self) -> bool:
-        if self._fh is not None:
-            return True
-        if self._lock_file is None:
-            return True  # an in-memory or private store: nobody to share with
-        self._lock_file.parent.mkdir(parents=True, exist_ok=True)
-        fh = self._lock_file.open("a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            return False
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
-        self._fh = fh
-        return True
-
-    def _drop_conn(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-    def release(self) -> None:
-        """Give leadership up (closing the session releases the advisory lock)."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({int(self._lock_id)})")
-                self._conn.commit()
-            self._drop_conn()
-        if self._fh is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
-
-
 def sqlite_lock_file(database_url: str) -> Path | None:
     """The lock file beside a SQLite database file (None for an in-memory database)."""
     path = database_url.split("///", 1)[-1] if database_url.startswith("sqlite") else ""
@@ -132,7 +46,7 @@ class Scheduler:
     def __init__(
         self,
         jobs: Jobs,
-        lock: LeaderLock,
+        lock: JobLock,
         interval_s: float,
         *,
         clock: Clock | None = None,
@@ -188,4 +102,4 @@ class Scheduler:
             self._task = None
 
 
-__all__ = ["Clock", "LeaderLock", "Scheduler", "SystemClock", "sqlite_lock_file"]
+__all__ = ["Clock", "Scheduler", "SystemClock", "sqlite_lock_file"]
