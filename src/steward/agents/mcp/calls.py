@@ -10,7 +10,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 import orjson
@@ -26,7 +26,6 @@ from steward.policy.audit import decision_row
 if TYPE_CHECKING:
     from steward.agents.mcp.catalog import Entry
     from steward.agents.mcp.gateway import Caller, McpServer
-    from steward.policy.engine import Decision as PolicyDecision
 
 ACTION = "call_tool"
 
@@ -376,11 +375,11 @@ async def _record(mcp: McpServer, caller: Caller, rec: CallRecord) -> None:
     sink = mcp.gw.sink
     records = [sink.audit_record(_audit_row(caller, rec))]
     d = rec.decision
-    if d is not None and getattr(d, "recordable", False):  # the policy engine's Decision
+    if d is not None and d.recordable:
         records.append(
             sink.audit_record(
                 decision_row(
-                    cast("PolicyDecision", d),
+                    d,
                     caller.principal,
                     action=ACTION,
                     target_type="tool",

@@ -5,42 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from steward.agents import suspensions
+from steward.policy.engine import Decision
 
 if TYPE_CHECKING:
     from steward.identity.snapshot import Principal, Snapshot
 
 log = logging.getLogger("steward.mcp")
-
-
-class Decision(Protocol):
-    """The policy engine's decision (steward.policy.engine.Decision)."""
-
-    @property
-    def allowed(self) -> bool: ...
-    @property
-    def verdict(self) -> str: ...
-    @property
-    def approval(self) -> bool: ...
-    @property
-    def mode(self) -> str: ...
-    @property
-    def policies(self) -> tuple[str, ...]: ...
-    @property
-    def reason(self) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Fixed:
-    allowed: bool
-    verdict: str
-    approval: bool
-    mode: str
-    policies: tuple[str, ...]
-    reason: str
 
 
 def decide_tool(
@@ -59,7 +32,7 @@ def decide_tool(
             decision: Decision = policy.decide_tool(principal, tool, server, arguments, context)
         except Exception:  # fail closed, loudly: a broken engine must not open the tools
             log.exception("the policy engine failed on tool %s", tool)
-            return _Fixed(
+            return Decision(
                 False,
                 "deny",
                 False,
@@ -69,7 +42,7 @@ def decide_tool(
             )
         return decision
     if principal.kind == "agent" or principal.agent_id is not None:
-        return _Fixed(
+        return Decision(
             False,
             "deny",
             False,
@@ -77,7 +50,7 @@ def decide_tool(
             (),
             "no policy permits agents to call tools (default deny)",
         )
-    return _Fixed(True, "allow", False, "enforce", (), "no policy engine: non-agents allowed")
+    return Decision(True, "allow", False, "enforce", (), "no policy engine: non-agents allowed")
 
 
 def may_list_tool(gw: Any, principal: Principal, tool: str, server: str | None) -> bool:
