@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -46,8 +46,11 @@ def headers_of(scope: Scope) -> dict[str, str]:
 class ThreadedServer:
     """Runs `app` on 127.0.0.1 (a free port unless given). Context manager or start()/stop()."""
 
-    def __init__(self, app: App, *, name: str, port: int = 0) -> None:
+    def __init__(
+        self, app: App, *, name: str, port: int = 0, lifespan: Literal["on", "off"] = "off"
+    ) -> None:
         self.app = app
+        self.lifespan = lifespan
         self.name = name
         self.host = "127.0.0.1"
         self.port = port
@@ -67,7 +70,11 @@ class ThreadedServer:
         self._sock = sock
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app, log_config=None, log_level="warning", access_log=False, lifespan="off"
+            self.app,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan=self.lifespan,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

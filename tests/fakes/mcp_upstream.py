@@ -5,15 +5,12 @@ gateway as a child process)."""
 
 from __future__ import annotations
 
-import socket
 import sys
-import threading
-import time
 from pathlib import Path
-from types import TracebackType
 
-import uvicorn
 from mcp.server.mcpserver import MCPServer
+
+from tests.fakes._serve import ThreadedServer
 
 STDIO_SCRIPT = Path(__file__).with_name("mcp_stdio_server.py")
 INJECTION = (
@@ -73,59 +70,23 @@ def change_description(server: MCPServer, description: str) -> None:
     server.add_tool(lookup_customer, description=description)
 
 
-class HttpMcpUpstream:
-    """Serves an MCPServer over Streamable HTTP on 127.0.0.1 (a free port) in a thread."""
+class HttpMcpUpstream(ThreadedServer):
+    """Serves an MCPServer over Streamable HTTP on 127.0.0.1 (a free port) in a thread; it can be
+    stopped and started again on the same port."""
 
     def __init__(self, server: MCPServer) -> None:
+        super().__init__(server.streamable_http_app(), name="mcp-up", lifespan="on")
         self.server = server
-        self.host = "127.0.0.1"
-        self.port = 0
-        self._uvicorn: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/mcp"
+        return f"{self.base_url}/mcp"
 
     def start(self, timeout_s: float = 10.0) -> HttpMcpUpstream:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(128)
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        app = self.server.streamable_http_app()
-        config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="on")
-        self._uvicorn = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._uvicorn.run, kwargs={"sockets": [sock]}, name="mcp-up", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the MCP upstream did not start on {self.url}")
-            time.sleep(0.005)
+        # the SDK's session manager runs once per app: a fresh app for every start
+        self.app = self.server.streamable_http_app()
+        super().start(timeout_s)
         return self
-
-    def stop(self) -> None:
-        if self._uvicorn is not None:
-            self._uvicorn.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()
-        self._uvicorn = self._thread = self._sock = None
 
     def __enter__(self) -> HttpMcpUpstream:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
